@@ -1,0 +1,258 @@
+//! Diagnostics: every problem carries file:line:col, the source line and a hint.
+
+use crate::source::{SourceMap, Span};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use std::fmt;
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// Which of keepalived's `-t` exit codes an error maps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Class {
+    /// A configuration error: exit 5.
+    Config,
+    /// A missing file or a fatal condition: exit 4.
+    Fatal,
+    /// A script security violation: exit 6.
+    Security,
+}
+
+/// One finding about the configuration.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub class: Class,
+    pub message: String,
+    #[serde(skip)]
+    pub span: Option<Span>,
+    /// Short text under the caret.
+    pub label: Option<String>,
+    pub hint: Option<String>,
+    /// Other places worth showing (e.g. the first definition of a duplicate).
+    #[serde(skip)]
+    pub related: Vec<(Span, String)>,
+}
+
+impl Diagnostic {
+    pub fn error(span: impl Into<Option<Span>>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            class: Class::Config,
+            message: message.into(),
+            span: span.into(),
+            label: None,
+            hint: None,
+            related: Vec::new(),
+        }
+    }
+
+    pub fn warning(span: impl Into<Option<Span>>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(span, message)
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn class(mut self, class: Class) -> Self {
+        self.class = class;
+        self
+    }
+
+    pub fn related(mut self, span: Span, text: impl Into<String>) -> Self {
+        self.related.push((span, text.into()));
+        self
+    }
+}
+
+/// The findings of one parse, in source order of discovery.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Diagnostics {
+    pub items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter().filter(|d| d.severity == Severity::Error)
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter().filter(|d| d.severity == Severity::Warning)
+    }
+
+    /// keepalived's `-t` exit code: 0 valid, 4 fatal / missing file, 5 config errors,
+    /// 6 script security.
+    pub fn exit_code(&self) -> i32 {
+        let mut code = 0;
+        for d in self.errors() {
+            let c = match d.class {
+                Class::Fatal => 4,
+                Class::Config => 5,
+                Class::Security => 6,
+            };
+            // A fatal error wins over config errors, as keepalived stops reading then.
+            code = match (code, c) {
+                (0, c) => c,
+                (_, 4) | (4, _) => 4,
+                (a, b) => a.max(b),
+            };
+        }
+        code
+    }
+}
+
+/// Renders diagnostics for people: the first line is `file:line:col: severity: message`
+/// (grep- and editor-friendly), then the source line with a caret and the hint.
+pub struct Renderer<'a> {
+    pub sources: &'a SourceMap,
+    pub color: bool,
+}
+
+impl Renderer<'_> {
+    pub fn render(&self, d: &Diagnostic) -> String {
+        let sev = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut out = String::new();
+        match d.span {
+            Some(span) => out.push_str(&format!(
+                "{}: {}: {}\n",
+                self.sources.locate(span),
+                sev,
+                d.message
+            )),
+            None => out.push_str(&format!("{}: {}\n", sev, d.message)),
+        }
+        if let Some(snippet) = self.snippet(d) {
+            out.push_str(&snippet);
+        } else if let Some(h) = &d.hint {
+            out.push_str(&format!("  help: {h}\n"));
+        }
+        out
+    }
+
+    fn snippet(&self, d: &Diagnostic) -> Option<String> {
+        let span = d.span?;
+        let file = self.sources.get(span.file)?;
+        let report = Snippet::new(self.sources, d, span, file)?;
+        let theme = if self.color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        let handler = GraphicalReportHandler::new_themed(theme)
+            .with_width(100)
+            .with_context_lines(0)
+            .without_cause_chain();
+        let mut s = String::new();
+        handler.render_report(&mut s, &report).ok()?;
+        Some(s)
+    }
+}
+
+/// Adapter from our diagnostic to miette's report type, for one source file.
+#[derive(Debug)]
+struct Snippet {
+    message: String,
+    severity: miette::Severity,
+    hint: Option<String>,
+    source: NamedSource<String>,
+    labels: Vec<LabeledSpan>,
+}
+
+impl Snippet {
+    fn new(
+        sources: &SourceMap,
+        d: &Diagnostic,
+        span: Span,
+        file: &crate::source::SourceFile,
+    ) -> Option<Self> {
+        let at = |s: Span, text: Option<String>| -> Option<LabeledSpan> {
+            if s.file != span.file {
+                return None;
+            }
+            let off = file.offset(s.line, s.col);
+            let len = file.byte_len(s.line, s.col, s.len.max(1)).max(1);
+            Some(LabeledSpan::new(text, off, len))
+        };
+        let mut labels = vec![at(span, d.label.clone().or(Some("here".into())))?];
+        for (s, t) in &d.related {
+            if let Some(l) = at(*s, Some(t.clone())) {
+                labels.push(l);
+            }
+        }
+        let _ = sources;
+        Some(Snippet {
+            message: d.message.clone(),
+            severity: match d.severity {
+                Severity::Error => miette::Severity::Error,
+                Severity::Warning => miette::Severity::Warning,
+            },
+            hint: d.hint.clone(),
+            source: NamedSource::new(file.path.display().to_string(), file.text.clone()),
+            labels,
+        })
+    }
+}
+
+impl fmt::Display for Snippet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Snippet {}
+
+impl miette::Diagnostic for Snippet {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(self.severity)
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.hint
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+}
+
+/// The closest of `candidates` to `word`, for "did you mean" hints.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let mut best: Option<(&str, f64)> = None;
+    for c in candidates {
+        let score = strsim::jaro_winkler(word, c);
+        if score > 0.8 && best.is_none_or(|(_, s)| score > s) {
+            best = Some((c, score));
+        }
+    }
+    best.map(|(c, _)| c)
+}

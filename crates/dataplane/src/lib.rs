@@ -1,0 +1,1 @@
+//! Load-balancer desired-state model, diff, and its IPVS / nftables backends.

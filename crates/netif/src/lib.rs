@@ -1,0 +1,1 @@
+//! Network interface adapters: VIPs through rtnetlink, VRRP raw sockets, GARP / NA.
