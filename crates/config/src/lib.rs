@@ -3,5 +3,6 @@
 
 pub mod diag;
 pub mod lexer;
+pub mod parser;
 pub mod preprocess;
 pub mod source;
