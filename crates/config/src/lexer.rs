@@ -265,7 +265,10 @@ mod tests {
 
     #[test]
     fn quotes_follow_the_man_page() {
-        assert_eq!(words(r#"abcd" efg h jkl "mnop"#), vec!["abcd efg h jkl mnop"]);
+        assert_eq!(
+            words(r#"abcd" efg h jkl "mnop"#),
+            vec!["abcd efg h jkl mnop"]
+        );
         assert_eq!(
             words(r#"abcd "efg h jkl" mnop"#),
             vec!["abcd", "efg h jkl", "mnop"]

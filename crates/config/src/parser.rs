@@ -38,6 +38,15 @@ impl Node {
         &self.keyword.text
     }
 
+    /// The keyword and its arguments as written (quotes removed).
+    pub fn span_text(&self) -> String {
+        std::iter::once(&self.keyword)
+            .chain(&self.args)
+            .map(|t| t.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     pub fn children(&self) -> &[Node] {
         self.block.as_ref().map_or(&[], |b| &b.children)
     }
@@ -76,7 +85,11 @@ pub fn parse(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
                         if let Some(b) = o.node.block.as_mut() {
                             b.close = Some(t.span);
                         }
-                        if suspect.is_none() && i == 0 && t.span.file == o.node.keyword.span.file && indent != o.indent {
+                        if suspect.is_none()
+                            && i == 0
+                            && t.span.file == o.node.keyword.span.file
+                            && indent != o.indent
+                        {
                             suspect = Some((o.node.keyword.span, o.node.keyword.text.clone()));
                         }
                         children(&mut top, &mut stack).push(o.node);
@@ -134,7 +147,11 @@ pub fn parse(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
                     close: None,
                     children: Vec::new(),
                 });
-                let ind = if i == 0 { indent } else { node.keyword.span.col };
+                let ind = if i == 0 {
+                    indent
+                } else {
+                    node.keyword.span.col
+                };
                 stack.push(Open { node, indent: ind });
                 i = j + 1;
             } else {
@@ -146,7 +163,16 @@ pub fn parse(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
 
     if !stack.is_empty() {
         let n = stack.len();
-        let innermost = stack.last().map(|o| (o.node.block.as_ref().map(|b| b.open).unwrap_or(o.node.keyword.span), o.node.keyword.text.clone()));
+        let innermost = stack.last().map(|o| {
+            (
+                o.node
+                    .block
+                    .as_ref()
+                    .map(|b| b.open)
+                    .unwrap_or(o.node.keyword.span),
+                o.node.keyword.text.clone(),
+            )
+        });
         let (span, what) = match (&suspect, innermost) {
             (Some((s, w)), _) => (*s, w.clone()),
             (None, Some(x)) => x,

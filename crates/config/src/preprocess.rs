@@ -196,10 +196,13 @@ impl Preprocessor<'_> {
         }
         if let Some((name, body, span)) = pending {
             // A definition whose last line still ends in '\': keep what was read.
-            self.diags.push(Diagnostic::warning(
-                span,
-                format!("multi-line definition of ${name} runs to the end of the file"),
-            ).hint("the last line of a multi-line definition must not end with '\\'"));
+            self.diags.push(
+                Diagnostic::warning(
+                    span,
+                    format!("multi-line definition of ${name} runs to the end of the file"),
+                )
+                .hint("the last line of a multi-line definition must not end with '\\'"),
+            );
             self.vars.insert(name, Value::Multi(body));
         }
         self.include_stack.pop();
@@ -397,7 +400,10 @@ impl Preprocessor<'_> {
                 i += 1;
                 continue;
             };
-            let at = (src.origin[i].0, src.origin[i + end - 1].0 + 1 - src.origin[i].0);
+            let at = (
+                src.origin[i].0,
+                src.origin[i + end - 1].0 + 1 - src.origin[i].0,
+            );
             let span = src.span(ctx.file, ctx.line, i, i + end);
             match self.resolve(&name, args.as_deref(), ctx, span, &mut stack)? {
                 Some(Resolved::Single(v)) => out.push_str_at(&v, at),
@@ -622,7 +628,10 @@ impl Preprocessor<'_> {
             self.diags.push(
                 Diagnostic::error(
                     span,
-                    format!("more than {} configuration files included", self.opts.max_files),
+                    format!(
+                        "more than {} configuration files included",
+                        self.opts.max_files
+                    ),
                 )
                 .class(Class::Fatal),
             );
@@ -762,9 +771,7 @@ fn parse_seq(spec: &str, hex: bool) -> Result<Rows, String> {
         _ => return Err("expected 1 to 3 numbers after the variable".into()),
     };
     if step == 0 || (start < end && step < 0) || (start > end && step > 0) {
-        return Err(format!(
-            "step {step} never goes from {start} to {end}"
-        ));
+        return Err(format!("step {step} never goes from {start} to {end}"));
     }
     let count = (end - start) / step + 1;
     if count > MAX_SEQ {
@@ -973,9 +980,28 @@ mod tests {
         assert_eq!(l.len(), 4);
         assert_eq!(l[3], "ip 10.0.3.1");
         let (l, _) = run("~SEQx(S, 0x90, 0x10, 0xc0) fe80::20:${S}:1\n", "x");
-        assert_eq!(l, vec!["fe80::20:90:1", "fe80::20:a0:1", "fe80::20:b0:1", "fe80::20:c0:1"]);
-        let (l, _) = run("~LST({IP, IP1}, {10,1},{20,4}) ~SEQ(IP2,168,2,170) 192.${IP2}.${IP}.${IP1}\n", "x");
-        assert_eq!(l, vec!["192.168.10.1", "192.170.10.1", "192.168.20.4", "192.170.20.4"]);
+        assert_eq!(
+            l,
+            vec![
+                "fe80::20:90:1",
+                "fe80::20:a0:1",
+                "fe80::20:b0:1",
+                "fe80::20:c0:1"
+            ]
+        );
+        let (l, _) = run(
+            "~LST({IP, IP1}, {10,1},{20,4}) ~SEQ(IP2,168,2,170) 192.${IP2}.${IP}.${IP1}\n",
+            "x",
+        );
+        assert_eq!(
+            l,
+            vec![
+                "192.168.10.1",
+                "192.170.10.1",
+                "192.168.20.4",
+                "192.170.20.4"
+            ]
+        );
         let (l, _) = run("~SEQ(N, 3) x$N.y\n", "x");
         assert_eq!(l, vec!["x$N.y", "x$N.y", "x$N.y"]);
         let (l, _) = run("~SEQ(N, 3) x${N}\n~SEQ(M,-2) y${M}\n", "x");
@@ -999,11 +1025,17 @@ mod tests {
         let lines = preprocess_str(
             "t.conf",
             "$P=300\n  priority $P\n",
-            Options { config_id: "x".into(), ..Options::default() },
+            Options {
+                config_id: "x".into(),
+                ..Options::default()
+            },
             &mut sources,
             &mut diags,
         );
         let t = &lines[0].tokens[1];
-        assert_eq!((t.text.as_str(), t.span.line, t.span.col, t.span.len), ("300", 2, 12, 2));
+        assert_eq!(
+            (t.text.as_str(), t.span.line, t.span.col, t.span.len),
+            ("300", 2, 12, 2)
+        );
     }
 }

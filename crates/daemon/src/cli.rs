@@ -1,0 +1,77 @@
+//! keepalived's flags, with keepalived's meanings, and our subcommands.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keepalived-rs",
+    about = "A memory-safe drop-in replacement for keepalived + LVS",
+    disable_version_flag = true,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// Use the specified configuration file.
+    #[arg(short = 'f', long = "use-file", value_name = "FILE")]
+    pub use_file: Option<PathBuf>,
+    /// Check the configuration file for errors and exit (0 valid, 4 fatal,
+    /// 5 config errors, 6 script security). The optional value is keepalived's
+    /// log file for the test; keepalived-rs writes to stderr.
+    #[arg(short = 't', long = "config-test", value_name = "LOG_FILE", num_args = 0..=1, require_equals = true)]
+    pub config_test: Option<Option<PathBuf>>,
+    /// Don't fork the daemon process.
+    #[arg(short = 'n', long = "dont-fork")]
+    pub dont_fork: bool,
+    /// Log messages to the local console.
+    #[arg(short = 'l', long = "log-console")]
+    pub log_console: bool,
+    /// Detailed log messages.
+    #[arg(short = 'D', long = "log-detail")]
+    pub log_detail: bool,
+    /// Only run with the VRRP subsystem.
+    #[arg(short = 'P', long = "vrrp")]
+    pub vrrp: bool,
+    /// Only run with the health-checker subsystem.
+    #[arg(short = 'C', long = "check")]
+    pub check: bool,
+    /// Use the specified pidfile for the parent process.
+    #[arg(short = 'p', long = "pid", value_name = "FILE")]
+    pub pid: Option<PathBuf>,
+    /// Use the specified pidfile for the VRRP process.
+    #[arg(short = 'r', long = "vrrp_pid", value_name = "FILE")]
+    pub vrrp_pid: Option<PathBuf>,
+    /// Use the specified pidfile for the checkers process.
+    #[arg(short = 'c', long = "checkers_pid", value_name = "FILE")]
+    pub checkers_pid: Option<PathBuf>,
+    /// Use the configuration id (for `@id` lines); default the host name.
+    #[arg(short = 'i', long = "config-id", value_name = "ID")]
+    pub config_id: Option<String>,
+    /// Set syslog facility to LOG_LOCAL[0-7].
+    #[arg(short = 'S', long = "log-facility", value_name = "N", value_parser = clap::value_parser!(u8).range(0..=7))]
+    pub log_facility: Option<u8>,
+    /// Display the version and exit.
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        cmd: ConfigCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Print the resolved configuration (includes, variables, conditionals applied) as JSON.
+    Dump {
+        #[arg(short = 'f', long = "use-file", value_name = "FILE")]
+        file: PathBuf,
+        #[arg(short = 'i', long = "config-id", value_name = "ID")]
+        config_id: Option<String>,
+    },
+}
