@@ -169,7 +169,7 @@ impl Renderer<'_> {
         };
         let handler = GraphicalReportHandler::new_themed(theme)
             .with_width(100)
-            .with_context_lines(0)
+            .with_context_lines(1)
             .without_cause_chain();
         let mut s = String::new();
         handler.render_report(&mut s, &report).ok()?;

@@ -26,6 +26,8 @@ pub struct Options {
     pub max_lines: usize,
     /// At most this many files are read.
     pub max_files: usize,
+    /// Whether `include` reads files (the fuzzer turns it off).
+    pub includes: bool,
 }
 
 impl Default for Options {
@@ -34,6 +36,7 @@ impl Default for Options {
             config_id: default_config_id(),
             max_lines: 5_000_000,
             max_files: 10_000,
+            includes: true,
         }
     }
 }
@@ -52,6 +55,9 @@ enum Value {
     Single(String),
     Multi(Vec<String>),
 }
+
+/// The largest configuration file read.
+const MAX_FILE_BYTES: u64 = 64 << 20;
 
 /// How deep `$VAR` and multi-line definitions may nest before we call it a loop.
 const MAX_DEPTH: usize = 64;
@@ -541,6 +547,11 @@ impl Preprocessor<'_> {
             return;
         }
         let arg = &tokens[1];
+        if !self.opts.includes {
+            self.diags
+                .push(Diagnostic::error(kw.span, "include is disabled here"));
+            return;
+        }
         let base = ctx.dir;
         let mut matched = 0;
         let mut missing_plain = Vec::new();
@@ -636,6 +647,30 @@ impl Preprocessor<'_> {
                 .class(Class::Fatal),
             );
             return;
+        }
+        // Only regular files of sane size: never /dev/zero or a FIFO.
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() && m.len() <= MAX_FILE_BYTES => {}
+            Ok(_) => {
+                self.diags.push(
+                    Diagnostic::error(
+                        span,
+                        format!(
+                            "included {} is not a regular file of at most 64 MiB",
+                            path.display()
+                        ),
+                    )
+                    .hint("include configuration files only"),
+                );
+                return;
+            }
+            Err(e) => {
+                self.diags.push(Diagnostic::error(
+                    span,
+                    format!("cannot read included file {}: {e}", path.display()),
+                ));
+                return;
+            }
         }
         match std::fs::read_to_string(path) {
             Ok(text) => self.read_file(path, text),

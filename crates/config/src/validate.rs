@@ -125,7 +125,17 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
         let name = first_arg(inst).unwrap_or("?");
         let iface = find(inst, "interface").and_then(|n| n.args.first());
         if let Some(t) = iface {
-            check_if(t, &format!("vrrp_instance {name}"), diags);
+            if t.text == "lo" {
+                diags.push(
+                    Diagnostic::error(
+                        t.span,
+                        format!("vrrp_instance {name} cannot run on the loopback interface"),
+                    )
+                    .hint("VRRP needs a broadcast interface shared with the peer, e.g. eth0"),
+                );
+            } else {
+                check_if(t, &format!("vrrp_instance {name}"), diags);
+            }
         }
         let mut v6: Option<bool> = find(inst, "native_ipv6").map(|_| true);
         if let Some(vips) = find(inst, "virtual_ipaddress") {

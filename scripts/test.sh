@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the whole keepalived-rs test suite on a fresh Debian machine: installs what
+# the tests need (idempotently), builds, runs cargo test (root-only tests included
+# when run as root), then a 60 s fuzz smoke run of the config parser.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pkg in iproute2 nftables keepalived; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # keepalived's package would start a service; keep it from doing so.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    rm -f /usr/sbin/policy-rc.d
+  else
+    echo "not root: cannot install ${need[*]}; root-only tests will be skipped" >&2
+  fi
+fi
+
+cargo build --workspace --all-targets
+cargo test --workspace
+
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+  ./scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-60}"
+fi
