@@ -62,8 +62,17 @@ fn finish(
     tree: Vec<Node>,
     opts: &LoadOptions,
 ) -> Loaded {
-    schema::check::check(&tree, &mut diags);
-    validate::validate(&tree, opts.host, &mut diags);
+    // A top-level block that is never closed swallowed what follows it: its
+    // contents are not what the user meant, so the brace error stands alone.
+    let closed = |n: &Node| n.block.as_ref().is_none_or(|b| b.close.is_some());
+    if tree.iter().all(closed) {
+        schema::check::check(&tree, &mut diags);
+        validate::validate(&tree, opts.host, &mut diags);
+    } else {
+        let sound: Vec<Node> = tree.iter().filter(|n| closed(n)).cloned().collect();
+        schema::check::check(&sound, &mut diags);
+        validate::validate(&sound, opts.host, &mut diags);
+    }
     Loaded {
         sources,
         diags,

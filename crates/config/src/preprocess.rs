@@ -75,7 +75,8 @@ pub struct Preprocessor<'a> {
     pub sources: &'a mut SourceMap,
     pub diags: &'a mut Diagnostics,
     vars: HashMap<String, Value>,
-    include_stack: Vec<PathBuf>,
+    /// (canonical path for cycle detection, path as the user named it).
+    include_stack: Vec<(PathBuf, PathBuf)>,
     out: Vec<Line>,
     multi_stack: Vec<String>,
     overflow: bool,
@@ -145,7 +146,7 @@ impl Preprocessor<'_> {
     fn read_file(&mut self, path: &Path, text: String) {
         self.files_read += 1;
         let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        self.include_stack.push(canon);
+        self.include_stack.push((canon, path.to_path_buf()));
         let file = self.sources.add(path, text);
         let dir = path
             .parent()
@@ -620,10 +621,11 @@ impl Preprocessor<'_> {
 
     fn include_one(&mut self, path: &Path, span: Span) {
         let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        if let Some(pos) = self.include_stack.iter().position(|p| *p == canon) {
+        if let Some(pos) = self.include_stack.iter().position(|(c, _)| *c == canon) {
             let chain = self.include_stack[pos..]
                 .iter()
-                .chain(std::iter::once(&canon))
+                .map(|(_, shown)| shown)
+                .chain(std::iter::once(&path.to_path_buf()))
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
                 .join(" → ");

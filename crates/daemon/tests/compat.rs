@@ -176,9 +176,19 @@ fn collect_ifaces(dirs: &[PathBuf]) -> BTreeSet<String> {
 }
 
 fn setup_ifaces(ns: &str, ifaces: &BTreeSet<String>) {
+    // Prefer dummy devices; where the dummy module is unavailable (some
+    // containers) fall back to a veth pair, then to an empty bridge. With
+    // `-force` each failing line is skipped, and an `add` for an existing
+    // name simply fails.
     let mut batch = String::new();
-    for name in ifaces {
-        batch.push_str(&format!("link add {name} type dummy\nlink set {name} up\n"));
+    for (i, name) in ifaces.iter().enumerate() {
+        batch.push_str(&format!(
+            "link add name {name} type dummy\n\
+             link add name {name} type veth peer name kcp{i}\n\
+             link add name {name} type bridge\n\
+             link set dev kcp{i} up\n\
+             link set dev {name} up\n"
+        ));
     }
     batch.push_str("link set lo up\n");
     let child = Command::new("ip")
@@ -193,6 +203,21 @@ fn setup_ifaces(ns: &str, ifaces: &BTreeSet<String>) {
         }
         let _ = child.wait();
     }
+}
+
+/// Names of the links present in the namespace.
+fn links(ns: &str) -> BTreeSet<String> {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "ip", "-o", "link", "show"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter_map(|l| l.split(": ").nth(1))
+                .map(|n| n.split('@').next().unwrap_or(n).to_string())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Run `bin -t -f file` in the namespace; returns the exit code (-1 if killed
@@ -293,10 +318,13 @@ fn compat_verdicts_match_keepalived() {
         shared.join("fixtures/keepalived-devel-tools"),
     ]);
     setup_ifaces(&ns.name, &ifaces);
+    let present = links(&ns.name);
+    let missing: Vec<&String> = ifaces.difference(&present).collect();
     println!(
-        "netns {} with {} dummy interfaces requested",
+        "netns {}: {} interface names requested, {} missing: {missing:?}",
         ns.name,
-        ifaces.len()
+        ifaces.len(),
+        missing.len()
     );
 
     let configs = configs(&shared);

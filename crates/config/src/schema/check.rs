@@ -37,12 +37,15 @@ fn check_block(nodes: &[Node], schema: &'static BlockSchema, diags: &mut Diagnos
                 .hint(format!("use {instead}")),
             ),
         }
-        check_args(node, k.arg, diags);
-        match (k.body, &node.block) {
-            (Body::None, Some(b)) => diags.push(
+        if let (Body::None, Some(b)) = (k.body, &node.block) {
+            diags.push(
                 Diagnostic::error(b.open, format!("'{}' does not take a block", k.name))
                     .hint(format!("write '{}' and its value on one line", k.name)),
-            ),
+            );
+            continue;
+        }
+        check_args(node, k.arg, diags);
+        match (k.body, &node.block) {
             (Body::Block(s), Some(b)) => check_block(&b.children, s, diags),
             (Body::Block(_), None) | (Body::List, None) => diags.push(
                 Diagnostic::error(node.span(), format!("'{}' needs a {{ … }} block", k.name)).hint(
@@ -65,18 +68,18 @@ fn unknown(node: &Node, schema: &BlockSchema) -> Diagnostic {
         format!("unknown keyword '{word}' in {}", schema.name)
     };
     let mut d = Diagnostic::error(node.keyword.span, msg).label("not a keepalived keyword here");
-    if let Some(m) = did_you_mean(word, schema.keywords.iter().map(|k| k.name)) {
-        d = d.hint(format!("did you mean '{m}'?"));
-    } else if let Some(other) = all_blocks()
+    let elsewhere = all_blocks()
         .into_iter()
-        .find(|b| !std::ptr::eq(*b, schema) && b.get(word).is_some())
-    {
+        .find(|b| !std::ptr::eq(*b, schema) && b.get(word).is_some());
+    if let Some(other) = elsewhere {
         let place = if other.name.is_empty() {
             "the top level".to_string()
         } else {
             format!("a {} block", other.name)
         };
         d = d.hint(format!("'{word}' belongs in {place}, not here"));
+    } else if let Some(m) = did_you_mean(word, schema.keywords.iter().map(|k| k.name)) {
+        d = d.hint(format!("did you mean '{m}'?"));
     } else if schema.name.is_empty() {
         d = d.hint(
             "top-level blocks are global_defs, vrrp_instance, vrrp_script, virtual_server, …",
