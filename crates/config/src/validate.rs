@@ -92,6 +92,10 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
         }
     }
 
+    let script_security = nodes
+        .iter()
+        .filter(|n| n.name() == "global_defs")
+        .any(|g| find(g, "enable_script_security").is_some());
     // vrrp_script: keepalived disables a script it cannot find or run.
     if host.scripts {
         for (name, n) in &scripts {
@@ -104,6 +108,14 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
             };
             if let Some(cmd) = s.args.first() {
                 let prog = cmd.text.split_whitespace().next().unwrap_or("");
+                if prog.starts_with(['<', '>']) && !script_security {
+                    diags.push(
+                        Diagnostic::error(cmd.span, format!("script of vrrp_script {name} is a shell redirection, not a program"))
+                            .class(crate::diag::Class::Security)
+                            .hint("keepalived cannot check who may change it and reports a SECURITY VIOLATION; write e.g. script \"/bin/bash -c '</dev/tcp/127.0.0.1/80'\""),
+                    );
+                    continue;
+                }
                 if prog.starts_with('/') && !std::path::Path::new(prog).exists() {
                     diags.push(
                         Diagnostic::error(
@@ -255,6 +267,112 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
         }
     }
 
+    // Routes keepalived cannot track without an interface.
+    let route_lists = nodes.iter().filter(|n| n.name() == "static_routes").chain(
+        nodes
+            .iter()
+            .filter(|n| n.name() == "vrrp_instance")
+            .filter_map(|i| find(i, "virtual_routes")),
+    );
+    for list in route_lists {
+        for r in list.children() {
+            let words: Vec<&str> = std::iter::once(r.name())
+                .chain(r.args.iter().map(|a| a.text.as_str()))
+                .collect();
+            if !words.iter().any(|w| {
+                *w == "dev"
+                    || *w == "no_track"
+                    || *w == "blackhole"
+                    || *w == "unreachable"
+                    || *w == "prohibit"
+            }) {
+                diags.push(
+                    Diagnostic::error(r.keyword.span, format!("cannot track route {} with no interface", r.name()))
+                        .hint("add `dev IFNAME`, or `no_track` if the route should not be tracked (keepalived rejects it too)"),
+                );
+            }
+            if let Some(pos) = r.args.iter().position(|a| a.text == "dev") {
+                if let Some(dev) = r.args.get(pos + 1) {
+                    check_if(dev, &format!("route {}", r.name()), diags);
+                }
+            }
+        }
+    }
+
+    let rule_lists = nodes.iter().filter(|n| n.name() == "static_rules").chain(
+        nodes
+            .iter()
+            .filter(|n| n.name() == "vrrp_instance")
+            .filter_map(|i| find(i, "virtual_rules")),
+    );
+    for list in rule_lists {
+        for r in list.children() {
+            let toks: Vec<&crate::lexer::Token> =
+                std::iter::once(&r.keyword).chain(r.args.iter()).collect();
+            for w in toks.windows(2) {
+                if (w[0].text == "from" || w[0].text == "to") && w[1].text != "all" {
+                    if let Err(e) = parse_prefix(&w[1].text) {
+                        diags.push(
+                            Diagnostic::error(w[1].span, format!("invalid rule address: {e}"))
+                                .hint("write ADDRESS[/PREFIX] or all"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    for inst in nodes.iter().filter(|n| n.name() == "vrrp_instance") {
+        let name = first_arg(inst).unwrap_or("?");
+        let auth_ah = find(inst, "authentication")
+            .and_then(|a| find(a, "auth_type"))
+            .and_then(|t| first_arg(t))
+            == Some("AH");
+        if auth_ah {
+            if let Some(st) = find(inst, "state").filter(|s| first_arg(s) == Some("MASTER")) {
+                diags.push(
+                    Diagnostic::error(st.span(), format!("vrrp_instance {name}: initial state MASTER is incompatible with AH authentication"))
+                        .hint("keepalived clears the MASTER state; write `state BACKUP`, or use PASS authentication"),
+                );
+            }
+        }
+        let has_peers = find(inst, "unicast_peer").is_some_and(|p| !p.children().is_empty());
+        if !has_peers {
+            for kw in ["unicast_ttl", "unicast_src_ip", "unicast_peer"] {
+                if let Some(n) = find(inst, kw) {
+                    diags.push(
+                        Diagnostic::error(n.span(), format!("vrrp_instance {name}: {kw} without any unicast_peer"))
+                            .hint("add a unicast_peer { … } block, or remove it to use multicast (keepalived rejects this too)"),
+                    );
+                }
+            }
+        }
+    }
+    for g in nodes.iter().filter(|n| n.name() == "global_defs") {
+        for kw in ["vrrp_iptables", "vrrp_ipsets"] {
+            if let Some(n) = find(g, kw) {
+                diags.push(
+                    Diagnostic::error(n.keyword.span, format!("{kw} is not supported"))
+                        .hint("keepalived 2.2.7 as Debian builds it has no iptables either; use the nftables option"),
+                );
+            }
+        }
+    }
+    for b in nodes.iter().filter(|n| n.name() == "bfd_instance") {
+        if find(b, "neighbor_ip").is_none() {
+            diags.push(
+                Diagnostic::error(
+                    b.span(),
+                    format!(
+                        "bfd_instance {} has no neighbor_ip",
+                        first_arg(b).unwrap_or("?")
+                    ),
+                )
+                .hint("add: neighbor_ip ADDRESS"),
+            );
+        }
+    }
+
     // vrrp_sync_group members
     for g in nodes.iter().filter(|n| n.name() == "vrrp_sync_group") {
         if let Some(members) = find(g, "group") {
@@ -289,6 +407,12 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
                             .hint("write: virtual_server fwmark 1 {"),
                     );
                 }
+                if let Some(p) = find(vs, "protocol") {
+                    diags.push(
+                        Diagnostic::error(p.span(), "protocol given for a fwmark virtual server")
+                            .hint("a fwmark service matches every protocol; remove `protocol` (keepalived ignores it and reports a configuration error)"),
+                    );
+                }
             }
             Some("group") => match a.get(1) {
                 Some(g) if groups.contains_key(&g.text) => {}
@@ -300,8 +424,20 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
             },
             _ => check_ip_port(vs, "virtual_server", diags),
         }
+        check_protocol(vs, diags);
         for rs in vs.children().iter().filter(|c| c.name() == "real_server") {
             check_ip_port(rs, "real_server", diags);
+        }
+    }
+}
+
+fn check_protocol(vs: &Node, diags: &mut Diagnostics) {
+    if let Some(p) = find(vs, "protocol").and_then(|p| p.args.first()) {
+        if !["TCP", "UDP", "SCTP"].contains(&p.text.to_ascii_uppercase().as_str()) {
+            diags.push(
+                Diagnostic::error(p.span, format!("'{}' is not a protocol", p.text))
+                    .hint("protocol is TCP, UDP or SCTP"),
+            );
         }
     }
 }

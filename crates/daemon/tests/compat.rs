@@ -7,8 +7,8 @@
 //! neither verdict depends on the host's interfaces.
 //!
 //! Requires root, `ip`, `timeout` and `/usr/sbin/keepalived`; otherwise the
-//! test prints `SKIP: <reason>` and passes. Mismatches only fail the test when
-//! `KRS_COMPAT_STRICT=1` is set.
+//! test prints `SKIP: <reason>` and passes. A mismatch fails the test unless it is
+//! listed in `DELIBERATE` (or `KRS_COMPAT_STRICT=0` is set while investigating).
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -20,6 +20,10 @@ use std::sync::Mutex;
 use std::thread;
 
 /// Files whose verdict is allowed to differ: (file name or relative path, reason).
+/// None today. keepalived-rs is stricter than keepalived on purpose about a plain
+/// `include` of a missing file and a self-referencing `$VAR` (keepalived hangs, exit
+/// 124 here), but every fixture that has one is rejected by both for that or
+/// another reason.
 const DELIBERATE: &[(&str, &str)] = &[];
 
 const KEEPALIVED: &str = "/usr/sbin/keepalived";
@@ -367,13 +371,13 @@ fn compat_verdicts_match_keepalived() {
     drop(ns);
     println!("{passed} passed, {failed} failed");
 
-    let strict = std::env::var("KRS_COMPAT_STRICT").is_ok_and(|v| v == "1");
+    let strict = std::env::var("KRS_COMPAT_STRICT").map_or(true, |v| v != "0");
     if strict {
         assert!(
             mismatches.is_empty(),
             "verdict mismatches vs keepalived: {mismatches:?}"
         );
     } else if !mismatches.is_empty() {
-        println!("(KRS_COMPAT_STRICT unset: not failing on {failed} mismatches)");
+        println!("(KRS_COMPAT_STRICT=0: not failing on {failed} mismatches)");
     }
 }

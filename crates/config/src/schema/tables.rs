@@ -7,7 +7,6 @@ const LB_ALGO: &[&str] = &[
     "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos",
 ];
 const LB_KIND: &[&str] = &["NAT", "DR", "TUN", "PMTUD"];
-const PROTOCOLS: &[&str] = &["TCP", "UDP", "SCTP"];
 
 /// The top level of keepalived.conf.
 pub static TOP: BlockSchema = BlockSchema {
@@ -336,8 +335,8 @@ pub static VIRTUAL_SERVER: BlockSchema = BlockSchema {
         kw("lb_algo", Enum(LB_ALGO)),
         kw("lvs_sched", Enum(LB_ALGO)),
         kw("lb_kind", Enum(LB_KIND)),
-        kw("lvs_method", Enum(LB_KIND)),
-        kw("protocol", Enum(PROTOCOLS)),
+        kw("lvs_method", Words),
+        kw("protocol", Any),
         kw("persistence_timeout", Int(1, 2678400)),
         kw("persistence_granularity", Word),
         kw("persistence_engine", Word),
