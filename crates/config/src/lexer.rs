@@ -3,7 +3,7 @@
 use crate::source::{FileId, Span};
 
 /// One word of a configuration line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Token {
     /// The word with quotes removed and escapes (inside quotes) applied.
     pub text: String,

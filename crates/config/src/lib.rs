@@ -36,7 +36,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     let mut diags = Diagnostics::default();
     let lines = preprocess::preprocess(path, opts.preprocess.clone(), &mut sources, &mut diags);
     let tree = lines
-        .map(|l| parser::parse(&l, &mut diags))
+        .map(|l| parser::parse(l, &mut diags))
         .unwrap_or_default();
     finish(sources, diags, tree, opts)
 }
@@ -52,7 +52,7 @@ pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Loaded {
         &mut sources,
         &mut diags,
     );
-    let tree = parser::parse(&lines, &mut diags);
+    let tree = parser::parse(lines, &mut diags);
     finish(sources, diags, tree, opts)
 }
 

@@ -59,7 +59,7 @@ struct Open {
 
 /// Parses lines into top-level nodes. Unbalanced braces give exactly one error,
 /// at the brace that is most likely wrong.
-pub fn parse(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
+pub fn parse(lines: Vec<Line>, diags: &mut Diagnostics) -> Vec<Node> {
     let mut top: Vec<Node> = Vec::new();
     let mut stack: Vec<Open> = Vec::new();
     // The first block whose closing brace is indented unlike its opening line:
@@ -76,7 +76,7 @@ pub fn parse(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
     for line in lines {
         let indent = line.tokens.first().map_or(1, |t| t.span.col);
         let mut i = 0;
-        let toks = &line.tokens;
+        let mut toks = line.tokens;
         while i < toks.len() {
             let t = &toks[i];
             if t.is_close() {
@@ -129,12 +129,13 @@ pub fn parse(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
                 i += 1;
                 continue;
             }
-            let keyword = t.clone();
             let mut j = i + 1;
             while j < toks.len() && !toks[j].is_open() && !toks[j].is_close() {
                 j += 1;
             }
-            let args = toks[i + 1..j].to_vec();
+            // Move the words out of the line: the tree owns them from here on.
+            let keyword = std::mem::take(&mut toks[i]);
+            let args: Vec<Token> = toks[i + 1..j].iter_mut().map(std::mem::take).collect();
             let node = Node {
                 keyword,
                 args,
@@ -210,7 +211,7 @@ mod tests {
         let mut sources = SourceMap::default();
         let mut diags = Diagnostics::default();
         let lines = preprocess_str("t.conf", text, Options::default(), &mut sources, &mut diags);
-        let nodes = parse(&lines, &mut diags);
+        let nodes = parse(lines, &mut diags);
         (nodes, diags)
     }
 
