@@ -3,6 +3,7 @@
 
 pub mod diag;
 pub mod lexer;
+pub mod model;
 pub mod parser;
 pub mod preprocess;
 pub mod schema;

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
             }
             println!(
                 "{}",
-                serde_json::to_string_pretty(&keepalived_config::tree_json(&loaded.tree))
+                serde_json::to_string_pretty(&keepalived_config::model::build(&loaded.tree))
                     .unwrap_or_default()
             );
             ExitCode::SUCCESS
