@@ -190,7 +190,7 @@ fn num<T: std::str::FromStr>(n: &Node) -> Option<T> {
 fn flag(n: &Node) -> bool {
     n.args
         .first()
-        .map_or(true, |a| parse_bool(&a.text).unwrap_or(true))
+        .is_none_or(|a| parse_bool(&a.text).unwrap_or(true))
 }
 
 fn keep(other: &mut Other, n: &Node) {
