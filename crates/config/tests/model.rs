@@ -7,11 +7,13 @@ use std::path::Path;
 
 #[test]
 fn seed_model() {
-    let mut opts = LoadOptions::default();
-    opts.host = HostChecks {
-        interfaces: false,
-        users: false,
-        scripts: false,
+    let opts = LoadOptions {
+        host: HostChecks {
+            interfaces: false,
+            users: false,
+            scripts: false,
+        },
+        ..LoadOptions::default()
     };
     let loaded = load(Path::new("tests/configs/seed.conf"), &opts);
     let m = build(&loaded.tree);
