@@ -46,13 +46,16 @@ measure() { # prints "median_ms max_rss_kib rc"
   local times=() rss=0 rc=0
   for ((i = 0; i < runs; i++)); do
     local out
+    local t0 t1
+    t0=$(date +%s%N)
     /usr/bin/time -o "$work/time" -f '%e %M' "$@" -t -f "$conf" >/dev/null 2>&1 && rc=0 || rc=$?
+    t1=$(date +%s%N)
     out=$(tail -1 "$work/time")
-    times+=("$(awk '{print $1 * 1000}' <<<"$out")")
+    times+=("$(( (t1 - t0) / 1000 ))")
     local m; m=$(awk '{print $2}' <<<"$out")
     ((m > rss)) && rss=$m
   done
-  local med; med=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  local med; med=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)] / 1000}')
   echo "$med $rss $rc"
 }
 

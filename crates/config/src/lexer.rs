@@ -83,6 +83,27 @@ impl LocStr {
         self.slice(start, end.max(start))
     }
 
+    /// Like [`LocStr::trim`], reusing this string's buffers.
+    pub fn into_trimmed(mut self) -> LocStr {
+        let end = self
+            .chars
+            .iter()
+            .rposition(|c| !c.is_whitespace())
+            .map_or(0, |e| e + 1);
+        self.chars.truncate(end);
+        self.origin.truncate(end);
+        let start = self
+            .chars
+            .iter()
+            .position(|c| !c.is_whitespace())
+            .unwrap_or(self.chars.len());
+        if start > 0 {
+            self.chars.drain(..start);
+            self.origin.drain(..start);
+        }
+        self
+    }
+
     /// Split at '\n' characters (produced by multi-line variable values).
     pub fn split_lines(&self) -> Vec<LocStr> {
         let mut out = Vec::new();
@@ -122,7 +143,7 @@ impl LocStr {
 }
 
 /// Removes a `#` or `!` comment that is outside quotes.
-pub fn strip_comment(s: &LocStr) -> LocStr {
+pub fn strip_comment(mut s: LocStr) -> LocStr {
     let mut quote: Option<char> = None;
     let mut escaped = false;
     for (i, &c) in s.chars.iter().enumerate() {
@@ -135,11 +156,15 @@ pub fn strip_comment(s: &LocStr) -> LocStr {
             (Some(q), c) if c == q => quote = None,
             (Some(_), _) => {}
             (None, '"') | (None, '\'') => quote = Some(c),
-            (None, '#') | (None, '!') => return s.slice(0, i),
+            (None, '#') | (None, '!') => {
+                s.chars.truncate(i);
+                s.origin.truncate(i);
+                return s;
+            }
             _ => {}
         }
     }
-    s.clone()
+    s
 }
 
 /// Why a line could not be split into words.
@@ -285,7 +310,7 @@ mod tests {
 
     #[test]
     fn comments_outside_quotes() {
-        let s = strip_comment(&LocStr::from_source(r#"a "b # c" ! d"#));
+        let s = strip_comment(LocStr::from_source(r#"a "b # c" ! d"#));
         assert_eq!(s.text(), r#"a "b # c" "#);
     }
 

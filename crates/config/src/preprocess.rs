@@ -176,7 +176,7 @@ impl Preprocessor<'_> {
                 line: lineno,
                 dir: &dir,
             };
-            let src = strip_comment(&LocStr::from_source(raw)).trim();
+            let src = strip_comment(LocStr::from_source(raw)).into_trimmed();
             if let Some((name, mut body, span)) = pending.take() {
                 if src.is_empty() {
                     pending = Some((name, body, span));
@@ -221,7 +221,7 @@ impl Preprocessor<'_> {
         if self.overflow {
             return;
         }
-        let src = src.trim();
+        let src = src.into_trimmed();
         if src.is_empty() {
             return;
         }
@@ -234,18 +234,21 @@ impl Preprocessor<'_> {
         if self.definition(&src) {
             return;
         }
-        let text = src.text();
-        if text.starts_with("~SEQ") || text.starts_with("~LST") {
+        if src.chars.starts_with(&['~', 'S', 'E', 'Q'])
+            || src.chars.starts_with(&['~', 'L', 'S', 'T'])
+        {
             self.sequence(&src, ctx, depth);
             return;
         }
-        let Some(expanded) = self.expand(&src, ctx, depth) else {
+        let substituted = src.chars.contains(&'$');
+        let src_span = src.span(ctx.file, ctx.line, 0, src.len());
+        let Some(expanded) = self.expand(src, ctx, depth) else {
             return;
         };
         if expanded.chars.contains(&'\n') {
             if depth >= MAX_DEPTH {
                 self.diags.push(Diagnostic::error(
-                    src.span(ctx.file, ctx.line, 0, src.len()),
+                    src_span,
                     "multi-line definitions nest too deeply (a definition that includes itself?)",
                 ));
                 return;
@@ -255,9 +258,9 @@ impl Preprocessor<'_> {
             }
             return;
         }
-        let expanded = expanded.trim();
+        let expanded = expanded.into_trimmed();
         // `$X=@id` then `$X line` makes a conditional line after expansion.
-        let expanded = if expanded.chars.first() == Some(&'@') && expanded.text() != text {
+        let expanded = if expanded.chars.first() == Some(&'@') && substituted {
             match self.conditional(expanded, ctx) {
                 Some(e) => e,
                 None => return,
@@ -388,10 +391,11 @@ impl Preprocessor<'_> {
 
     /// Expands `$NAME` / `${NAME}` references. Multi-line values are inserted as
     /// '\n'-separated raw lines, to be processed line by line by the caller.
-    fn expand(&mut self, src: &LocStr, ctx: Ctx<'_>, depth: usize) -> Option<LocStr> {
+    fn expand(&mut self, src: LocStr, ctx: Ctx<'_>, depth: usize) -> Option<LocStr> {
         if !src.chars.contains(&'$') {
-            return Some(src.clone());
+            return Some(src);
         }
+        let src = &src;
         let mut out = LocStr::default();
         let chars = &src.chars;
         let mut i = 0;
@@ -434,7 +438,7 @@ impl Preprocessor<'_> {
                     }
                     self.multi_stack.push(name.clone());
                     let rest = src.slice(i + end, src.len());
-                    let tail = self.expand(&rest, ctx, depth + 1);
+                    let tail = self.expand(rest, ctx, depth + 1);
                     self.multi_stack.pop();
                     let tail = tail?;
                     out.push_slice(&tail, 0, tail.len());
