@@ -376,6 +376,15 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
     // vrrp_sync_group members
     for g in nodes.iter().filter(|n| n.name() == "vrrp_sync_group") {
         if let Some(members) = find(g, "group") {
+            if members.children().len() == 1 {
+                diags.push(
+                    Diagnostic::error(
+                        members.keyword.span,
+                        format!("vrrp_sync_group {} has only one member", first_arg(g).unwrap_or("?")),
+                    )
+                    .hint("a sync group moves several instances together; add the other instances, or remove the group (keepalived rejects this too)"),
+                );
+            }
             for m in members.children() {
                 if !instances.contains_key(m.name()) {
                     let mut d = Diagnostic::error(

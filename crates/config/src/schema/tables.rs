@@ -25,13 +25,17 @@ pub static TOP: BlockSchema = BlockSchema {
         kw("garp_group", Flag).block(&GARP_GROUP).not_yet(),
         kw("linkbeat_use_polling", Flag).not_yet(),
         kw("net_namespace", Word).not_yet(),
-        kw("net_namespace_ipvs", Word).not_yet(),
+        kw("net_namespace_ipvs", OptWord).not_yet(),
         kw("instance", Word).not_yet(),
         kw("use_pid_dir", Flag).not_yet(),
         kw("child_wait_time", Int(0, 1 << 30)).not_yet(),
         kw("virtual_server_group", Word).list(),
         kw("virtual_server", Any).block(&VIRTUAL_SERVER),
         kw("bfd_instance", Word).block(&BFD_INSTANCE).not_yet(),
+        kw("linkbeat_interfaces", Flag).list().not_yet(),
+        kw("interface_up_down_delays", Flag).list().not_yet(),
+        kw("track_group", Word).block(&TRACK_GROUP).not_yet(),
+        kw("SSL", Flag).block(&SSL).not_yet(),
     ],
 };
 
@@ -103,10 +107,8 @@ pub static GLOBAL_DEFS: BlockSchema = BlockSchema {
         kw("process_monitor_rcv_bufs_force", OptBool).not_yet(),
         kw("vrrp_rx_bufs_policy", Any).not_yet(),
         kw("vrrp_rx_bufs_multiplier", Int(1, 1 << 20)).not_yet(),
-        kw("script_user", Any),
         kw("notify_fifo_user", Any).not_yet(),
         kw("checker_log_all_failures", OptBool).not_yet(),
-        kw("vrrp_check_unicast_src", Flag),
         kw("vrrp_garp_extra_if", Any).not_yet(),
         kw("vrrp_garp_extra_if_vmac", Any).not_yet(),
         kw("vrrp_symlink", Any).not_yet(),
@@ -115,7 +117,7 @@ pub static GLOBAL_DEFS: BlockSchema = BlockSchema {
         kw("nftables_ifindex", OptBool).not_yet(),
         kw("nftables_counters", Flag).not_yet(),
         kw("random_seed", Int(0, 1 << 32)).not_yet(),
-        kw("data_use_instance", Flag).not_yet(),
+        kw("data_use_instance", OptBool).not_yet(),
         kw("tmp_config_directory", Word).not_yet(),
         kw("umask", Word).not_yet(),
         kw("instance", Word).not_yet(),
@@ -141,20 +143,16 @@ pub static GLOBAL_DEFS: BlockSchema = BlockSchema {
         kw("bfd_rlimit_rttime", Int(0, 1 << 31)).not_yet(),
         kw("vrrp_rlimit_rttime", Int(0, 1 << 31)).not_yet(),
         kw("checker_rlimit_rttime", Int(0, 1 << 31)).not_yet(),
-        kw("vrrp_strict", Flag),
         kw("vrrp_track_process", Flag),
         kw("fifo_write_vrrp_states_on_reload", Flag).not_yet(),
         kw("reload_time_file", Word).not_yet(),
         kw("reload_repeat", Flag).not_yet(),
-        kw("reload_file", Word).not_yet(),
+        kw("reload_file", OptWord).not_yet(),
         kw("config_save_dir", Word).not_yet(),
         kw("include_check", Any).not_yet(),
         kw("vrrp_owner_ignore_adverts", Flag).not_yet(),
-        kw("vrrp_startup_delay", Timer(0.0, 1e9)),
         kw("vrrp_log_unknown_vrids", Flag).not_yet(),
-        kw("vrrp_garp_master_refresh", Int(0, 1 << 30)),
         kw("vrrp_notify_priority_changes", OptBool).not_yet(),
-        kw("enable_script_security", Flag),
         kw("script_security", Flag).not_yet(),
         kw("no_checker_emails", Flag).not_yet(),
         kw("log_unknown_vrids", Flag).not_yet(),
@@ -162,7 +160,6 @@ pub static GLOBAL_DEFS: BlockSchema = BlockSchema {
         kw("use_symlink_paths", OptBool).not_yet(),
         kw("lvs_id", Word).deprecated("router_id"),
         kw("lvs_sync_daemon_interface", Any).deprecated("lvs_sync_daemon"),
-        kw("lvs_netlink_cmd_rcv_bufs", Int(0, 1 << 31)).not_yet(),
         kw("checker_process_name", Word).not_yet(),
         kw("vrrp_process_name", Word).not_yet(),
         kw("bfd_process_name", Word).not_yet(),
@@ -174,6 +171,27 @@ pub static GLOBAL_DEFS: BlockSchema = BlockSchema {
         kw("shutdown_script_timeout", Int(1, 1000)).not_yet(),
         kw("json_version", Int(1, 2)).not_yet(),
         kw("metrics_listen", Any),
+        kw("set_supplementary_groups", OptBool).not_yet(),
+        kw("no_email_faults", Flag).not_yet(),
+        kw("lvs_flush_on_stop", OptWord).not_yet(),
+        kw("vrrp_down_timer_adverts", Any).not_yet(),
+        kw("v3_checksum_as_v2", OptBool).not_yet(),
+        kw("nftables_ipvs", OptWord).not_yet(),
+        kw("nftables_ipvs_priority", Any).not_yet(),
+        kw("nftables_ipvs_start_fwmark", Any).not_yet(),
+        kw("snmp_vs_stats_update_interval", Any).not_yet(),
+        kw("snmp_rs_stats_update_interval", Any).not_yet(),
+        kw("dbus_no_interface_name", Any).not_yet(),
+        kw("rs_init_notifies", Flag).not_yet(),
+        kw("vrrp_delay_after_boot", Any).not_yet(),
+        kw("vmac_prefix", Any).not_yet(),
+        kw("vmac_addr_prefix", Any).not_yet(),
+        kw("reload_check_config", OptWord).not_yet(),
+        kw("state_file_location", Any).not_yet(),
+        kw("stats_file_location", Any).not_yet(),
+        kw("json_file_location", Any).not_yet(),
+        kw("iproute_usr_dir", Any).not_yet(),
+        kw("iproute_etc_dir", Any).not_yet(),
     ],
 };
 
@@ -239,6 +257,8 @@ pub static VRRP_SYNC_GROUP: BlockSchema = BlockSchema {
         SYNC_AND_INSTANCE_NOTIFY[6],
         kw("global_tracking", Flag).deprecated("sync_group_tracking_weight"),
         kw("sync_group_tracking_weight", Flag),
+        kw("notify_deleted", Any).not_yet(),
+        kw("notify_priority_changes", OptBool).not_yet(),
     ],
 };
 
@@ -266,7 +286,7 @@ pub static VRRP_INSTANCE: BlockSchema = BlockSchema {
         kw("track_bfd", Flag).list().not_yet(),
         kw("unicast_peer", Flag).list(),
         kw("unicast_src_ip", Ip),
-        kw("unicast_ttl", Int(1, 255)),
+        kw("unicast_ttl", Int(0, 255)),
         kw("unicast_fault_no_peer", Flag),
         kw("mcast_src_ip", Ip),
         kw("use_vmac", OptWord),
@@ -302,11 +322,22 @@ pub static VRRP_INSTANCE: BlockSchema = BlockSchema {
         kw("ipsets", Any).not_yet(),
         kw("iptable", Any).not_yet(),
         kw("evip_other_family", Flag).not_yet(),
-        kw("no_accept", Flag),
         kw("vrrp_iptables", Any).not_yet(),
         kw("notify_priority_changes", OptBool).not_yet(),
         kw("owner_ignore_adverts", Flag).not_yet(),
         kw("mcast_dst_ip", Ip).not_yet(),
+        kw("vrf", Any).not_yet(),
+        kw("use_vmac_addr", Flag).not_yet(),
+        kw("use_ipvlan", Any).not_yet(),
+        kw("track_src_ip", Flag).not_yet(),
+        kw("v3_checksum_as_v2", OptBool).not_yet(),
+        kw("garp_extra_if", Any).not_yet(),
+        kw("garp_extra_if_vmac", Any).not_yet(),
+        kw("down_timer_adverts", Any).not_yet(),
+        kw("timer_expired_backup", Any).not_yet(),
+        kw("auth_hmac", Flag).block(&AUTH_HMAC).not_yet(),
+        kw("no_virtual_ipaddress", Flag).not_yet(),
+        kw("promote_secondaries", Flag).not_yet(),
     ],
 };
 
@@ -315,6 +346,35 @@ pub static AUTHENTICATION: BlockSchema = BlockSchema {
     keywords: &[
         kw("auth_type", Enum(&["PASS", "AH"])),
         kw("auth_pass", Word),
+    ],
+};
+
+/// `auth_hmac { … }` inside a vrrp_instance.
+pub static AUTH_HMAC: BlockSchema = BlockSchema {
+    name: "auth_hmac",
+    keywords: &[
+        kw("key", Any).not_yet(),
+        kw("active_key", Any).not_yet(),
+        kw("anti_replay", Any).not_yet(),
+        kw("time_window", Any).not_yet(),
+        kw("mode", Any).not_yet(),
+    ],
+};
+
+/// `track_group NAME { group { … } }` at the top level.
+pub static TRACK_GROUP: BlockSchema = BlockSchema {
+    name: "track_group",
+    keywords: &[kw("group", Flag).list().not_yet()],
+};
+
+/// `SSL { … }` at the top level: the SSL_GET context.
+pub static SSL: BlockSchema = BlockSchema {
+    name: "SSL",
+    keywords: &[
+        kw("password", Any).not_yet(),
+        kw("ca", Any).not_yet(),
+        kw("certificate", Any).not_yet(),
+        kw("key", Any).not_yet(),
     ],
 };
 
@@ -360,7 +420,6 @@ pub static VIRTUAL_SERVER: BlockSchema = BlockSchema {
         kw("warmup", Timer(0.0, 1e9)),
         kw("connect_timeout", Timer(0.0, 1e9)),
         kw("smtp_alert", OptBool),
-        kw("virtualhost", Word),
         kw("flag-1", Flag),
         kw("flag-2", Flag),
         kw("flag-3", Flag),
@@ -371,6 +430,7 @@ pub static VIRTUAL_SERVER: BlockSchema = BlockSchema {
         kw("ip_family", Enum(&["inet", "inet6"])),
         kw("quorum_up_delay", Timer(0.0, 1e9)).not_yet(),
         kw("lvs_timeouts", Any),
+        kw("snmp_name", Any).not_yet(),
     ],
 };
 
@@ -425,6 +485,7 @@ pub static REAL_SERVER: BlockSchema = BlockSchema {
         kw("PING_CHECK", Flag).block(&PING_CHECK),
         kw("FILE_CHECK", Flag).block(&FILE_CHECK),
         kw("BFD_CHECK", Flag).block(&BFD_CHECK).not_yet(),
+        kw("snmp_name", Any).not_yet(),
     ],
 };
 
@@ -442,6 +503,7 @@ pub static HTTP_GET: BlockSchema = BlockSchema {
         kw("enable_sni", OptBool),
         kw("fast_recovery", OptBool),
         kw("tls_compliant", OptBool),
+        kw("sni_name", Any).not_yet(),
     ),
 };
 
@@ -514,7 +576,11 @@ pub static PING_CHECK: BlockSchema = BlockSchema {
 
 pub static FILE_CHECK: BlockSchema = BlockSchema {
     name: "FILE_CHECK",
-    keywords: &[kw("track_file", Word), kw("weight", Any)],
+    keywords: &[
+        kw("track_file", Word),
+        kw("weight", Any),
+        kw("dynamic", Flag).not_yet(),
+    ],
 };
 
 pub static BFD_CHECK: BlockSchema = BlockSchema {
@@ -536,5 +602,9 @@ pub static BFD_INSTANCE: BlockSchema = BlockSchema {
         kw("hoplimit", Int(1, 255)),
         kw("max_hops", Int(1, 255)),
         kw("weight", Any),
+        kw("neighbour_ip", Ip).not_yet(),
+        kw("multihop", OptBool).not_yet(),
+        kw("vrrp", Flag).not_yet(),
+        kw("checker", Flag).not_yet(),
     ],
 };
