@@ -268,13 +268,7 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
     }
 
     // Routes keepalived cannot track without an interface.
-    let route_lists = nodes.iter().filter(|n| n.name() == "static_routes").chain(
-        nodes
-            .iter()
-            .filter(|n| n.name() == "vrrp_instance")
-            .filter_map(|i| find(i, "virtual_routes")),
-    );
-    for list in route_lists {
+    for list in static_and_virtual(nodes, "static_routes", "virtual_routes") {
         for r in list.children() {
             let words: Vec<&str> = std::iter::once(r.name())
                 .chain(r.args.iter().map(|a| a.text.as_str()))
@@ -299,13 +293,7 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
         }
     }
 
-    let rule_lists = nodes.iter().filter(|n| n.name() == "static_rules").chain(
-        nodes
-            .iter()
-            .filter(|n| n.name() == "vrrp_instance")
-            .filter_map(|i| find(i, "virtual_rules")),
-    );
-    for list in rule_lists {
+    for list in static_and_virtual(nodes, "static_rules", "virtual_rules") {
         for r in list.children() {
             let toks: Vec<&crate::lexer::Token> =
                 std::iter::once(&r.keyword).chain(r.args.iter()).collect();
@@ -438,6 +426,20 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
             check_ip_port(rs, "real_server", diags);
         }
     }
+}
+
+/// The top-level `static_*` lists and every instance's `virtual_*` lists.
+fn static_and_virtual<'a>(
+    nodes: &'a [Node],
+    top: &'a str,
+    in_instance: &'a str,
+) -> impl Iterator<Item = &'a Node> {
+    nodes.iter().filter(move |n| n.name() == top).chain(
+        nodes
+            .iter()
+            .filter(|n| n.name() == "vrrp_instance")
+            .filter_map(move |i| find(i, in_instance)),
+    )
 }
 
 fn check_protocol(vs: &Node, diags: &mut Diagnostics) {
