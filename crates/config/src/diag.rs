@@ -38,6 +38,9 @@ pub struct Diagnostic {
     /// Other places worth showing (e.g. the first definition of a duplicate).
     #[serde(skip)]
     pub related: Vec<(Span, String)>,
+    /// Something keepalived corrects at run time (the daemon does the same and
+    /// warns), but which `-t` counts as a configuration error, as keepalived does.
+    pub fixup: bool,
 }
 
 impl Diagnostic {
@@ -50,6 +53,7 @@ impl Diagnostic {
             label: None,
             hint: None,
             related: Vec::new(),
+            fixup: false,
         }
     }
 
@@ -57,6 +61,14 @@ impl Diagnostic {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(span, message)
+        }
+    }
+
+    /// A warning that keepalived's `-t` counts as a configuration error.
+    pub fn fixup(span: impl Into<Option<Span>>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            fixup: true,
+            ..Diagnostic::warning(span, message)
         }
     }
 
@@ -106,11 +118,15 @@ impl Diagnostics {
             .filter(|d| d.severity == Severity::Warning)
     }
 
-    /// keepalived's `-t` exit code: 0 valid, 4 fatal / missing file, 5 config errors,
+    /// keepalived's `-t` exit code (errors and fix-ups count): 0 valid, 4 fatal / missing file, 5 config errors,
     /// 6 script security.
     pub fn exit_code(&self) -> i32 {
         let mut code = 0;
-        for d in self.errors() {
+        for d in self
+            .items
+            .iter()
+            .filter(|d| d.severity == Severity::Error || d.fixup)
+        {
             let c = match d.class {
                 Class::Fatal => 4,
                 Class::Config => 5,

@@ -229,7 +229,7 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
             if let Some(p) = find(auth, "auth_pass").and_then(|n| n.args.first()) {
                 if p.text.len() > 8 {
                     diags.push(
-                        Diagnostic::warning(
+                        Diagnostic::fixup(
                             p.span,
                             "auth_pass is longer than 8 characters; only the first 8 are used",
                         )
@@ -281,7 +281,7 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
                     || *w == "prohibit"
             }) {
                 diags.push(
-                    Diagnostic::error(r.keyword.span, format!("cannot track route {} with no interface", r.name()))
+                    Diagnostic::fixup(r.keyword.span, format!("cannot track route {} with no interface; it is not tracked", r.name()))
                         .hint("add `dev IFNAME`, or `no_track` if the route should not be tracked (keepalived rejects it too)"),
                 );
             }
@@ -319,8 +319,45 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
         if auth_ah {
             if let Some(st) = find(inst, "state").filter(|s| first_arg(s) == Some("MASTER")) {
                 diags.push(
-                    Diagnostic::error(st.span(), format!("vrrp_instance {name}: initial state MASTER is incompatible with AH authentication"))
+                    Diagnostic::fixup(st.span(), format!("vrrp_instance {name}: initial state MASTER is incompatible with AH authentication; starting as BACKUP"))
                         .hint("keepalived clears the MASTER state; write `state BACKUP`, or use PASS authentication"),
+                );
+            }
+        }
+        let strict = nodes
+            .iter()
+            .filter(|n| n.name() == "global_defs")
+            .any(|g| find(g, "vrrp_strict").is_some());
+        let global_v3 = nodes
+            .iter()
+            .filter(|n| n.name() == "global_defs")
+            .filter_map(|g| find(g, "vrrp_version"))
+            .any(|v| first_arg(v) == Some("3"));
+        let v3 = find(inst, "version").map_or(global_v3, |v| first_arg(v) == Some("3"));
+        if let Some(auth) = find(inst, "authentication") {
+            if v3 || strict && find(inst, "version").is_some_and(|v| first_arg(v) == Some("3")) {
+                let why = if strict {
+                    "strict mode"
+                } else {
+                    "VRRP version 3"
+                };
+                diags.push(
+                    Diagnostic::fixup(auth.keyword.span, format!("vrrp_instance {name}: {why} does not support authentication; it is ignored"))
+                        .hint("remove the authentication block (RFC 9568 dropped authentication)"),
+                );
+            }
+        }
+        if find(inst, "virtual_ipaddress").is_none_or(|v| v.children().is_empty()) {
+            diags.push(
+                Diagnostic::fixup(inst.keyword.span, format!("vrrp_instance {name} has no virtual_ipaddress"))
+                    .hint("add a virtual_ipaddress { … } block: an instance without VIPs protects nothing"),
+            );
+        }
+        if let Some(np) = find(inst, "nopreempt") {
+            if find(inst, "priority").is_some_and(|p| first_arg(p) == Some("255")) {
+                diags.push(
+                    Diagnostic::fixup(np.keyword.span, format!("vrrp_instance {name}: nopreempt is incompatible with priority 255; it is ignored"))
+                        .hint("the address owner (priority 255) always preempts; remove nopreempt or lower the priority"),
                 );
             }
         }
@@ -329,7 +366,7 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
             for kw in ["unicast_ttl", "unicast_src_ip", "unicast_peer"] {
                 if let Some(n) = find(inst, kw) {
                     diags.push(
-                        Diagnostic::error(n.span(), format!("vrrp_instance {name}: {kw} without any unicast_peer"))
+                        Diagnostic::fixup(n.span(), format!("vrrp_instance {name}: {kw} without any unicast_peer; multicast is used"))
                             .hint("add a unicast_peer { … } block, or remove it to use multicast (keepalived rejects this too)"),
                     );
                 }
@@ -366,7 +403,7 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
         if let Some(members) = find(g, "group") {
             if members.children().len() == 1 {
                 diags.push(
-                    Diagnostic::error(
+                    Diagnostic::fixup(
                         members.keyword.span,
                         format!("vrrp_sync_group {} has only one member", first_arg(g).unwrap_or("?")),
                     )
@@ -406,7 +443,7 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
                 }
                 if let Some(p) = find(vs, "protocol") {
                     diags.push(
-                        Diagnostic::error(p.span(), "protocol given for a fwmark virtual server")
+                        Diagnostic::fixup(p.span(), "protocol given for a fwmark virtual server; it is ignored")
                             .hint("a fwmark service matches every protocol; remove `protocol` (keepalived ignores it and reports a configuration error)"),
                     );
                 }
