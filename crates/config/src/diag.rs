@@ -177,7 +177,7 @@ impl Renderer<'_> {
     fn snippet(&self, d: &Diagnostic) -> Option<String> {
         let span = d.span?;
         let file = self.sources.get(span.file)?;
-        let report = Snippet::new(self.sources, d, span, file)?;
+        let report = Snippet::new(d, span, file)?;
         let theme = if self.color {
             GraphicalTheme::unicode()
         } else {
@@ -204,12 +204,7 @@ struct Snippet {
 }
 
 impl Snippet {
-    fn new(
-        sources: &SourceMap,
-        d: &Diagnostic,
-        span: Span,
-        file: &crate::source::SourceFile,
-    ) -> Option<Self> {
+    fn new(d: &Diagnostic, span: Span, file: &crate::source::SourceFile) -> Option<Self> {
         let at = |s: Span, text: Option<String>| -> Option<LabeledSpan> {
             if s.file != span.file {
                 return None;
@@ -224,7 +219,6 @@ impl Snippet {
                 labels.push(l);
             }
         }
-        let _ = sources;
         Some(Snippet {
             message: d.message.clone(),
             severity: match d.severity {

@@ -90,17 +90,7 @@ pub fn preprocess(
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
 ) -> Option<Vec<Line>> {
-    let mut p = Preprocessor {
-        opts,
-        sources,
-        diags,
-        vars: HashMap::new(),
-        include_stack: Vec::new(),
-        out: Vec::new(),
-        multi_stack: Vec::new(),
-        overflow: false,
-        files_read: 0,
-    };
+    let mut p = Preprocessor::new(opts, sources, diags);
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -127,22 +117,26 @@ pub fn preprocess_str(
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
 ) -> Vec<Line> {
-    let mut p = Preprocessor {
-        opts,
-        sources,
-        diags,
-        vars: HashMap::new(),
-        include_stack: Vec::new(),
-        out: Vec::new(),
-        multi_stack: Vec::new(),
-        overflow: false,
-        files_read: 0,
-    };
+    let mut p = Preprocessor::new(opts, sources, diags);
     p.read_file(Path::new(name), text.to_string());
     p.out
 }
 
-impl Preprocessor<'_> {
+impl<'a> Preprocessor<'a> {
+    fn new(opts: Options, sources: &'a mut SourceMap, diags: &'a mut Diagnostics) -> Self {
+        Preprocessor {
+            opts,
+            sources,
+            diags,
+            vars: HashMap::new(),
+            include_stack: Vec::new(),
+            out: Vec::new(),
+            multi_stack: Vec::new(),
+            overflow: false,
+            files_read: 0,
+        }
+    }
+
     fn read_file(&mut self, path: &Path, text: String) {
         self.files_read += 1;
         let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
