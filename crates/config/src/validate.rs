@@ -92,10 +92,15 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
         }
     }
 
-    let script_security = nodes
-        .iter()
-        .filter(|n| n.name() == "global_defs")
-        .any(|g| find(g, "enable_script_security").is_some());
+    let global = |kw: &str| -> Option<&Node> {
+        nodes
+            .iter()
+            .filter(|n| n.name() == "global_defs")
+            .find_map(|g| find(g, kw))
+    };
+    let script_security = global("enable_script_security").is_some();
+    let strict = global("vrrp_strict").is_some();
+    let global_v3 = global("vrrp_version").is_some_and(|v| first_arg(v) == Some("3"));
     // vrrp_script: keepalived disables a script it cannot find or run.
     if host.scripts {
         for (name, n) in &scripts {
@@ -324,18 +329,9 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
                 );
             }
         }
-        let strict = nodes
-            .iter()
-            .filter(|n| n.name() == "global_defs")
-            .any(|g| find(g, "vrrp_strict").is_some());
-        let global_v3 = nodes
-            .iter()
-            .filter(|n| n.name() == "global_defs")
-            .filter_map(|g| find(g, "vrrp_version"))
-            .any(|v| first_arg(v) == Some("3"));
         let v3 = find(inst, "version").map_or(global_v3, |v| first_arg(v) == Some("3"));
         if let Some(auth) = find(inst, "authentication") {
-            if v3 || strict && find(inst, "version").is_some_and(|v| first_arg(v) == Some("3")) {
+            if v3 {
                 let why = if strict {
                     "strict mode"
                 } else {
@@ -384,7 +380,10 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
         }
     }
     for b in nodes.iter().filter(|n| n.name() == "bfd_instance") {
-        if find(b, "neighbor_ip").is_none() {
+        if find(b, "neighbor_ip")
+            .or_else(|| find(b, "neighbour_ip"))
+            .is_none()
+        {
             diags.push(
                 Diagnostic::error(
                     b.span(),
