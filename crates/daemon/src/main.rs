@@ -1,6 +1,8 @@
 //! `keepalived-rs`: keepalived's command line, plus subcommands of our own.
 
 mod cli;
+mod notify;
+mod vrrp;
 
 use clap::Parser;
 use cli::{Cli, Command, ConfigCmd};
@@ -89,44 +91,156 @@ fn run_keepalived(cli: &Cli) -> ExitCode {
         eprintln!("keepalived-rs: configuration has errors, not starting");
         return ExitCode::from(loaded.diags.exit_code() as u8);
     }
-    daemon(cli, &path, opts)
+    daemon(cli, &path, opts, loaded)
 }
 
-/// The daemon: for now it holds the configuration and follows signals (SIGHUP
-/// reloads, keeping the running configuration when the new one has errors).
-fn daemon(cli: &Cli, path: &Path, opts: LoadOptions) -> ExitCode {
-    use nix::sys::signal::{SigSet, Signal};
-    let mut set = SigSet::empty();
-    for s in [Signal::SIGHUP, Signal::SIGTERM, Signal::SIGINT] {
-        set.add(s);
-    }
-    if set.thread_block().is_err() {
-        return ExitCode::from(1);
-    }
-    let pid_file = cli.pid.clone();
-    if let Some(p) = &pid_file {
-        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
-            eprintln!("keepalived-rs: cannot write pid file {}: {e}", p.display());
+/// The daemon: runs the configured subsystems until SIGTERM; SIGHUP reloads,
+/// keeping the running configuration when the new one has errors.
+fn daemon(cli: &Cli, path: &Path, opts: LoadOptions, loaded: Loaded) -> ExitCode {
+    if !cli.dont_fork {
+        // keepalived forks into the background unless -n; stdio stays open so the
+        // log still reaches its destination.
+        if let Err(e) = nix::unistd::daemon(true, true) {
+            eprintln!("keepalived-rs: cannot fork into the background: {e}");
+            return ExitCode::from(1);
         }
     }
-    eprintln!("keepalived-rs: configuration {} loaded", path.display());
-    let code = loop {
-        match set.wait() {
-            Ok(Signal::SIGHUP) => {
-                let next = load(path, &opts);
-                report(&next);
-                if next.diags.has_errors() {
-                    eprintln!("keepalived-rs: reload refused, the running configuration is kept");
-                } else {
-                    eprintln!("keepalived-rs: configuration reloaded");
-                }
-            }
-            Ok(_) => break ExitCode::SUCCESS,
-            Err(_) => break ExitCode::from(1),
+    init_logging(cli);
+    let pid_files: Vec<PathBuf> = [&cli.pid, &cli.vrrp_pid]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    for p in &pid_files {
+        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
+            tracing::error!("cannot write pid file {}: {e}", p.display());
+        }
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the runtime: {e}");
+            return ExitCode::from(1);
         }
     };
-    if let Some(p) = &pid_file {
+    let code = rt.block_on(run(cli, path, &opts, loaded));
+    for p in &pid_files {
         let _ = std::fs::remove_file(p);
     }
     code
+}
+
+fn init_logging(cli: &Cli) {
+    let level = if cli.log_detail { "debug" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEEPALIVED_RS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A running VRRP subsystem: its stop switch and task.
+struct Running {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), String>>,
+    config: String,
+}
+
+async fn start_vrrp(cfg: &keepalived_config::model::Config) -> Result<Running, String> {
+    let v = vrrp::Vrrp::new(cfg).await?;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(v.run(rx));
+    Ok(Running {
+        stop,
+        task,
+        config: vrrp_fingerprint(cfg),
+    })
+}
+
+async fn stop_vrrp(r: Running) {
+    let _ = r.stop.send(true);
+    match r.task.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!("VRRP: {e}"),
+        Err(e) => tracing::error!("VRRP task: {e}"),
+    }
+}
+
+/// What the VRRP side reads from a config; equal prints mean nothing to restart.
+fn vrrp_fingerprint(cfg: &keepalived_config::model::Config) -> String {
+    serde_json::json!([
+        cfg.global_defs,
+        cfg.vrrp_scripts,
+        cfg.sync_groups,
+        cfg.vrrp_instances,
+        cfg.track_files
+    ])
+    .to_string()
+}
+
+async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> ExitCode {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return ExitCode::from(1);
+    };
+    let cfg = keepalived_config::model::build(&loaded.tree);
+    let with_vrrp = !cli.check || cli.vrrp;
+    let mut running = None;
+    tracing::info!("Starting keepalived-rs {}", env!("CARGO_PKG_VERSION"));
+    if with_vrrp && !cfg.vrrp_instances.is_empty() {
+        match start_vrrp(&cfg).await {
+            Ok(r) => running = Some(r),
+            Err(e) => {
+                tracing::error!("VRRP cannot start: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                tracing::info!("Reloading configuration {}", path.display());
+                let next = load(path, opts);
+                report(&next);
+                if next.diags.has_errors() {
+                    tracing::error!("reload refused: the new configuration has errors; the running configuration is kept");
+                    continue;
+                }
+                let cfg = keepalived_config::model::build(&next.tree);
+                let print = vrrp_fingerprint(&cfg);
+                if running.as_ref().is_some_and(|r| r.config == print) {
+                    tracing::info!("configuration reloaded, VRRP unchanged");
+                    continue;
+                }
+                if let Some(r) = running.take() {
+                    stop_vrrp(r).await;
+                }
+                if with_vrrp && !cfg.vrrp_instances.is_empty() {
+                    match start_vrrp(&cfg).await {
+                        Ok(r) => running = Some(r),
+                        Err(e) => tracing::error!("VRRP cannot start: {e}"),
+                    }
+                }
+                tracing::info!("configuration reloaded");
+            }
+        }
+    }
+    tracing::info!("Stopping");
+    if let Some(r) = running.take() {
+        stop_vrrp(r).await;
+    }
+    ExitCode::SUCCESS
 }

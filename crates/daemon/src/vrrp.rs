@@ -1,0 +1,951 @@
+//! The VRRP side of the daemon: a thin tokio shell around the sans-IO state
+//! machines of `keepalived_vrrp`. One task owns every instance (sync groups need
+//! them together) and reacts to packets, timers and tracking; a worker task
+//! applies address changes and gratuitous ARPs in order, so the protocol loop
+//! never waits on netlink.
+
+use crate::notify::{self, Fifo, Kind, RunAs, Script, Scripts};
+use keepalived_config::model::{self, Config, VrrpInstance};
+use keepalived_netif::addr::{Netlink, VipSpec};
+use keepalived_netif::raw::{RawPacket, VrrpSocket};
+use keepalived_vrrp::fsm::{Action, GarpConfig, Input, Instance, InstanceConfig, State};
+use keepalived_vrrp::sync::SyncGroup;
+use keepalived_vrrp::track::{ScriptFilter, TrackSet, Tracked};
+use keepalived_vrrp::{encode, Auth, DecodeOptions, Version};
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+const MCAST4: IpAddr = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18));
+const MCAST6: IpAddr = IpAddr::V6(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12));
+
+/// Socket key: one raw socket per interface and family.
+type SockKey = (String, bool);
+
+/// What the daemon knows about an instance beyond its state machine.
+struct Ctx {
+    /// Interface adverts go out of (the VMAC when use_vmac without vmac_xmit_base).
+    sock: SockKey,
+    /// Interface that carries the VIPs and GARPs.
+    vip_ifindex: u32,
+    vip_ifname: String,
+    mac: [u8; 6],
+    vips: Vec<VipSpec>,
+    excluded: Vec<VipSpec>,
+    peers: Vec<IpAddr>,
+    scripts: Scripts,
+    garp_interval: Duration,
+    track: TrackSet,
+    /// Owned VMAC interface, deleted on stop.
+    vmac: Option<String>,
+    smtp_alert: bool,
+}
+
+/// A change to apply, in order, outside the protocol loop.
+enum Work {
+    Add(usize),
+    Remove(usize),
+    Garp(usize, u32),
+    /// Remove leftover VIPs of a previous run (crash) before starting.
+    Clean(usize),
+    /// Shutdown barrier: reply once everything before it is done.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Things the tracking tasks report.
+enum TrackEvent {
+    Script { name: String, up: bool },
+    Link { ifindex: u32, up: bool },
+    File { name: String, value: i64 },
+}
+
+/// A transition, as the status view and the mailer see it.
+#[allow(dead_code)] // read by the mailer and status (operations issue)
+#[derive(Debug, Clone)]
+pub struct TransitionEvent {
+    pub instance: String,
+    pub from: State,
+    pub to: State,
+    pub reason: String,
+    pub priority: u8,
+    pub smtp_alert: bool,
+}
+
+/// Everything needed to run the VRRP part, resolved from the config.
+pub struct Vrrp {
+    instances: Vec<Instance>,
+    ctx: Vec<Ctx>,
+    groups: Vec<(SyncGroup, Scripts)>,
+    names: HashMap<String, usize>,
+    scripts: Vec<model::VrrpScript>,
+    fifos: Vec<Arc<Fifo>>,
+    run_as: RunAs,
+    /// Tracked objects: which (instance, object index) each name feeds.
+    script_users: HashMap<String, Vec<(usize, usize)>>,
+    link_users: HashMap<u32, Vec<(usize, usize)>>,
+    file_users: HashMap<String, Vec<(usize, usize)>>,
+    track_files: Vec<model::TrackFile>,
+    drops: BTreeMap<&'static str, u64>,
+    decode: DecodeOptions,
+    nl: Arc<Netlink>,
+    transitions: Option<mpsc::UnboundedSender<TransitionEvent>>,
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.0))
+}
+
+fn vip_spec(v: &model::VirtualAddress) -> VipSpec {
+    let prefix = v
+        .prefix
+        .unwrap_or(if v.address.is_ipv4() { 32 } else { 128 });
+    VipSpec {
+        addr: v.address,
+        prefix,
+        brd: v.brd,
+        scope: v.scope.as_deref().and_then(scope_number),
+        label: v.label.clone(),
+        nodad: v.address.is_ipv6(),
+    }
+}
+
+fn scope_number(s: &str) -> Option<u8> {
+    Some(match s {
+        "global" => 0,
+        "site" => 200,
+        "link" => 253,
+        "host" => 254,
+        "nowhere" => 255,
+        n => n.parse().ok()?,
+    })
+}
+
+fn script_of(line: &Option<model::ScriptLine>, run_as: RunAs) -> Option<Script> {
+    let line = line.as_ref()?;
+    let ra = if line.user.is_empty() {
+        run_as
+    } else {
+        match RunAs::resolve(&line.user) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("notify script {}: {e}; using script_user", line.command);
+                run_as
+            }
+        }
+    };
+    Script::parse(&line.command, ra)
+}
+
+impl Vrrp {
+    /// Resolves interfaces, addresses and tracking for every instance.
+    pub async fn new(cfg: &Config) -> Result<Self, String> {
+        let nl = Arc::new(Netlink::new().map_err(|e| format!("netlink: {e}"))?);
+        let g = &cfg.global_defs;
+        let run_as = match &g.script_user {
+            Some(u) => RunAs::resolve(&shell_words::split(u).unwrap_or_default())?,
+            None => RunAs::default(),
+        };
+        let mut me = Vrrp {
+            instances: Vec::new(),
+            ctx: Vec::new(),
+            groups: Vec::new(),
+            names: HashMap::new(),
+            scripts: cfg.vrrp_scripts.clone(),
+            fifos: Vec::new(),
+            run_as,
+            script_users: HashMap::new(),
+            link_users: HashMap::new(),
+            file_users: HashMap::new(),
+            track_files: cfg.track_files.clone(),
+            drops: BTreeMap::new(),
+            decode: DecodeOptions::default(),
+            nl,
+            transitions: None,
+        };
+        for path in [&g.notify_fifo, &g.vrrp_notify_fifo].into_iter().flatten() {
+            let f = Fifo::open(std::path::Path::new(&path.path))
+                .map_err(|e| format!("notify FIFO {}: {e}", path.path))?;
+            me.fifos.push(Arc::new(f));
+        }
+        for inst in &cfg.vrrp_instances {
+            me.add_instance(cfg, inst).await?;
+        }
+        for sg in &cfg.sync_groups {
+            let members: Vec<usize> = sg
+                .group
+                .iter()
+                .filter_map(|n| me.names.get(n).copied())
+                .collect();
+            let scripts = Scripts {
+                master: script_of(&sg.notify_master, run_as),
+                backup: script_of(&sg.notify_backup, run_as),
+                fault: script_of(&sg.notify_fault, run_as),
+                stop: script_of(&sg.notify_stop, run_as),
+                any: script_of(&sg.notify, run_as),
+            };
+            me.groups.push((
+                SyncGroup {
+                    name: sg.name.clone(),
+                    members,
+                },
+                scripts,
+            ));
+        }
+        Ok(me)
+    }
+
+    async fn add_instance(&mut self, cfg: &Config, i: &VrrpInstance) -> Result<(), String> {
+        let g = &cfg.global_defs;
+        let idx = self.instances.len();
+        let ifname = i
+            .interface
+            .clone()
+            .ok_or_else(|| format!("vrrp_instance {} has no interface", i.name))?;
+        let base_ifindex = self
+            .nl
+            .ifindex(&ifname)
+            .await
+            .map_err(|e| format!("vrrp_instance {}: interface {ifname}: {e}", i.name))?;
+        let ipv6 = i.native_ipv6
+            || i.virtual_ipaddress
+                .first()
+                .is_some_and(|v| v.address.is_ipv6());
+        let version = match i.version.or(g.vrrp_version) {
+            _ if ipv6 => Version::V3,
+            Some(3) => Version::V3,
+            _ => Version::V2,
+        };
+        let vrid = i.virtual_router_id.unwrap_or(0);
+        let strict = g.vrrp_strict || i.strict_mode.unwrap_or(false);
+        let auth = match (&i.authentication, version, strict) {
+            (Some(a), Version::V2, false) if a.auth_type == "PASS" => {
+                let mut d = [0u8; 8];
+                for (k, b) in a
+                    .auth_pass
+                    .as_deref()
+                    .unwrap_or("")
+                    .bytes()
+                    .take(8)
+                    .enumerate()
+                {
+                    d[k] = b;
+                }
+                Auth::Simple(d)
+            }
+            (Some(a), Version::V2, false) if a.auth_type == "AH" => Auth::Ah,
+            _ => Auth::None,
+        };
+        // use_vmac: a macvlan with the virtual MAC carries the VIPs (and, unless
+        // vmac_xmit_base, the adverts).
+        let (vip_ifname, vip_ifindex, vmac) = match &i.use_vmac {
+            Some(name) => {
+                let name = if name.is_empty() {
+                    format!("vrrp.{vrid}")
+                } else {
+                    name.clone()
+                };
+                let idx = keepalived_netif::vmac::create_vmac(&self.nl, &ifname, &name, vrid, ipv6)
+                    .await
+                    .map_err(|e| format!("vrrp_instance {}: use_vmac {name}: {e}", i.name))?;
+                (name.clone(), idx, Some(name))
+            }
+            None => (ifname.clone(), base_ifindex, None),
+        };
+        let sock_if = if vmac.is_some() && !i.vmac_xmit_base {
+            vip_ifname.clone()
+        } else {
+            ifname.clone()
+        };
+        let local_addr = match i.unicast_src_ip.or(i.mcast_src_ip) {
+            Some(a) => a,
+            None => self
+                .nl
+                // keepalived sends from the base interface's address, also
+                // through a VMAC.
+                .primary_address(base_ifindex, ipv6)
+                .await
+                .map_err(|e| format!("vrrp_instance {}: {e}", i.name))?
+                .ok_or_else(|| {
+                    format!(
+                        "vrrp_instance {}: interface {ifname} has no {} address to send adverts from",
+                        i.name,
+                        if ipv6 { "link-local IPv6" } else { "IPv4" }
+                    )
+                })?,
+        };
+        let mac = self
+            .nl
+            .mac(&vip_ifname)
+            .await
+            .map_err(|e| format!("vrrp_instance {}: {e}", i.name))?;
+        let advert_int = secs(i.advert_int.unwrap_or(1.0));
+        let garp_interval = secs(if ipv6 {
+            i.gna_interval.or(g.vrrp_gna_interval).unwrap_or(0.0)
+        } else {
+            i.garp_interval.or(g.vrrp_garp_interval).unwrap_or(0.0)
+        });
+        let garp = GarpConfig {
+            delay: secs(
+                i.garp_master_delay
+                    .or(g.vrrp_garp_master_delay)
+                    .unwrap_or(5.0),
+            ),
+            repeat: i
+                .garp_master_repeat
+                .or(g.vrrp_garp_master_repeat)
+                .unwrap_or(5),
+            refresh: i
+                .garp_master_refresh
+                .or(g.vrrp_garp_master_refresh)
+                .filter(|r| *r > 0.0)
+                .map(secs),
+            refresh_repeat: i
+                .garp_master_refresh_repeat
+                .or(g.vrrp_garp_master_refresh_repeat)
+                .unwrap_or(1),
+            interval: garp_interval,
+        };
+        let vips: Vec<VipSpec> = i.virtual_ipaddress.iter().map(vip_spec).collect();
+        let base_priority = i.priority.unwrap_or(100);
+        let peers = if strict {
+            Vec::new()
+        } else {
+            i.unicast_peer.clone()
+        };
+        let fsm = InstanceConfig {
+            name: i.name.clone(),
+            vrid,
+            version,
+            ipv6,
+            priority: base_priority,
+            advert_int,
+            preempt: !i.nopreempt,
+            preempt_delay: secs(i.preempt_delay.unwrap_or(0.0)),
+            start_master: i.state == Some(model::State::Master),
+            auth,
+            vips: vips.iter().map(|v| v.addr).collect(),
+            skip_check_adv_addr: g.vrrp_skip_check_adv_addr,
+            unicast_peers: peers.clone(),
+            local_addr,
+            garp: garp.clone(),
+            lower_prio_no_advert: i
+                .lower_prio_no_advert
+                .or(g.vrrp_lower_prio_no_advert)
+                .unwrap_or(false),
+        };
+
+        // Tracked objects: the instance's own interface(s) unless dont_track_primary,
+        // then track_interface, track_script, track_file.
+        let mut objects = Vec::new();
+        let mut links = Vec::new();
+        if !i.dont_track_primary {
+            links.push((base_ifindex, ifname.clone(), 0));
+            if vip_ifindex != base_ifindex {
+                links.push((vip_ifindex, vip_ifname.clone(), 0));
+            }
+        }
+        for t in &i.track_interface {
+            let ix = self
+                .nl
+                .ifindex(&t.name)
+                .await
+                .map_err(|e| format!("track_interface {}: {e}", t.name))?;
+            links.push((ix, t.name.clone(), t.weight.unwrap_or(0)));
+        }
+        for (ix, name, weight) in links {
+            let up = self.nl.link_up(&name).await.unwrap_or(false);
+            self.link_users
+                .entry(ix)
+                .or_default()
+                .push((idx, objects.len()));
+            objects.push((
+                Tracked {
+                    name: format!("if{ix}"),
+                    weight,
+                    reverse: false,
+                },
+                up,
+            ));
+        }
+        for t in &i.track_script {
+            let s = self.scripts.iter().find(|s| s.name == t.name);
+            let weight = t.weight.or(s.and_then(|s| s.weight)).unwrap_or(0);
+            let reverse = t.reverse || s.is_some_and(|s| s.reverse);
+            let init_up = !s.is_some_and(|s| s.init_fail);
+            self.script_users
+                .entry(t.name.clone())
+                .or_default()
+                .push((idx, objects.len()));
+            objects.push((
+                Tracked {
+                    name: t.name.clone(),
+                    weight,
+                    reverse,
+                },
+                init_up,
+            ));
+        }
+        for t in &i.track_file {
+            let f = self.track_files.iter().find(|f| f.name == t.name);
+            let weight = t.weight.or(f.and_then(|f| f.weight)).unwrap_or(1);
+            let reverse = t.reverse || f.is_some_and(|f| f.reverse);
+            self.file_users
+                .entry(t.name.clone())
+                .or_default()
+                .push((idx, objects.len()));
+            objects.push((
+                Tracked {
+                    name: t.name.clone(),
+                    // keepalived applies `reverse` to a file by negating the weight.
+                    weight: if reverse { -weight } else { weight },
+                    reverse: false,
+                },
+                true,
+            ));
+        }
+        let mut track = TrackSet::new(
+            base_priority,
+            objects.iter().map(|(t, _)| t.clone()).collect(),
+        );
+        for (k, (_, up)) in objects.iter().enumerate() {
+            track.set(k, *up);
+        }
+        let run_as = self.run_as;
+        self.ctx.push(Ctx {
+            sock: (sock_if, ipv6),
+            vip_ifindex,
+            vip_ifname,
+            mac,
+            vips,
+            excluded: i.virtual_ipaddress_excluded.iter().map(vip_spec).collect(),
+            peers,
+            scripts: Scripts {
+                master: script_of(&i.notify_master, run_as),
+                backup: script_of(&i.notify_backup, run_as),
+                fault: script_of(&i.notify_fault, run_as),
+                stop: script_of(&i.notify_stop, run_as),
+                any: script_of(&i.notify, run_as),
+            },
+            garp_interval,
+            track,
+            vmac,
+            smtp_alert: i.smtp_alert.unwrap_or(false),
+        });
+        self.names.insert(i.name.clone(), idx);
+        self.instances.push(Instance::new(fsm));
+        Ok(())
+    }
+
+    /// Subscribes to transitions (for the mailer and status).
+    #[allow(dead_code)]
+    pub fn transitions(&mut self) -> mpsc::UnboundedReceiver<TransitionEvent> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.transitions = Some(tx);
+        rx
+    }
+
+    /// Runs until `stop` turns true, then stops gracefully (priority 0, VIPs
+    /// removed, VMACs deleted).
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+        // Sockets, one per interface and family, each with a reader task.
+        let (pkt_tx, mut pkt_rx) = mpsc::channel::<(SockKey, RawPacket)>(1024);
+        let mut sockets: HashMap<SockKey, Arc<VrrpSocket>> = HashMap::new();
+        for c in &self.ctx {
+            if sockets.contains_key(&c.sock) {
+                continue;
+            }
+            let multicast = true;
+            let s = VrrpSocket::open(&c.sock.0, c.sock.1, multicast)
+                .await
+                .map_err(|e| format!("VRRP socket on {}: {e}", c.sock.0))?;
+            let s = Arc::new(s);
+            sockets.insert(c.sock.clone(), s.clone());
+            let tx = pkt_tx.clone();
+            let key = c.sock.clone();
+            tokio::spawn(async move {
+                loop {
+                    match s.recv().await {
+                        Ok(p) => {
+                            if tx.send((key.clone(), p)).await.is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!("VRRP receive on {}: {e}", key.0);
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+            });
+        }
+
+        // The worker applies address changes in order.
+        let (work_tx, work_rx) = mpsc::unbounded_channel::<Work>();
+        let worker_ctx: Vec<WorkerCtx> = self
+            .ctx
+            .iter()
+            .map(|c| WorkerCtx {
+                ifindex: c.vip_ifindex,
+                ifname: c.vip_ifname.clone(),
+                mac: c.mac,
+                vips: c.vips.iter().chain(&c.excluded).cloned().collect(),
+                interval: c.garp_interval,
+            })
+            .collect();
+        let worker = tokio::spawn(worker(self.nl.clone(), worker_ctx, work_rx));
+        for k in 0..self.ctx.len() {
+            let _ = work_tx.send(Work::Clean(k));
+        }
+
+        let (track_tx, mut track_rx) = mpsc::channel::<TrackEvent>(256);
+        self.spawn_trackers(track_tx.clone(), &stop);
+
+        let mut out: Vec<Vec<Action>> = vec![Vec::new(); self.instances.len()];
+        let now = Instant::now();
+        for ((inst, c), out) in self.instances.iter_mut().zip(&self.ctx).zip(&mut out) {
+            if c.track.fault() {
+                inst.handle(now, Input::Fault(true), out);
+            }
+            let p = c.track.effective_priority();
+            if p != inst.config().priority {
+                inst.handle(now, Input::Priority(p), out);
+            }
+            inst.handle(now, Input::Start, out);
+        }
+        self.apply(&mut out, &sockets, &work_tx).await;
+
+        loop {
+            let deadline = self
+                .instances
+                .iter()
+                .filter_map(Instance::poll_timeout)
+                .min();
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = stop.changed() => break,
+                Some((key, raw)) = pkt_rx.recv() => {
+                    self.on_packet(&key, &raw, &mut out);
+                }
+                Some(ev) = track_rx.recv() => self.on_track(ev, &mut out),
+                _ = sleep => {
+                    let now = Instant::now();
+                    for (k, inst) in self.instances.iter_mut().enumerate() {
+                        if inst.poll_timeout().is_some_and(|d| d <= now) {
+                            inst.handle_timeout(now, &mut out[k]);
+                        }
+                    }
+                }
+            }
+            self.apply(&mut out, &sockets, &work_tx).await;
+        }
+
+        // Graceful stop.
+        let now = Instant::now();
+        for (k, inst) in self.instances.iter_mut().enumerate() {
+            inst.handle(now, Input::Shutdown, &mut out[k]);
+        }
+        self.apply(&mut out, &sockets, &work_tx).await;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = work_tx.send(Work::Flush(tx));
+        let _ = rx.await;
+        drop(work_tx);
+        let _ = worker.await;
+        for c in &self.ctx {
+            if let Some(name) = &c.vmac {
+                if let Err(e) = keepalived_netif::vmac::delete_link(&self.nl, name).await {
+                    tracing::warn!("deleting {name}: {e}");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn on_packet(&mut self, key: &SockKey, raw: &RawPacket, out: &mut [Vec<Action>]) {
+        let rx = match keepalived_netif::raw::decode(raw, self.decode) {
+            Ok(r) => r,
+            Err(e) => {
+                *self.drops.entry(e.reason()).or_default() += 1;
+                tracing::debug!("VRRP packet from {} on {} dropped: {e}", raw.src, key.0);
+                return;
+            }
+        };
+        let now = Instant::now();
+        let mut found = false;
+        for (k, inst) in self.instances.iter_mut().enumerate() {
+            if self.ctx[k].sock == *key && inst.config().vrid == rx.packet.vrid {
+                found = true;
+                inst.handle(now, Input::Advert(&rx), &mut out[k]);
+            }
+        }
+        if !found {
+            *self.drops.entry("unknown_vrid").or_default() += 1;
+        }
+    }
+
+    fn on_track(&mut self, ev: TrackEvent, out: &mut [Vec<Action>]) {
+        let mut touched: Vec<usize> = Vec::new();
+        match ev {
+            TrackEvent::Script { name, up } => {
+                for &(k, o) in self.script_users.get(&name).into_iter().flatten() {
+                    if self.ctx[k].track.set(o, up) {
+                        touched.push(k);
+                    }
+                }
+                tracing::info!(
+                    "VRRP_Script({name}) {}",
+                    if up { "succeeded" } else { "failed" }
+                );
+            }
+            TrackEvent::Link { ifindex, up } => {
+                for &(k, o) in self.link_users.get(&ifindex).into_iter().flatten() {
+                    if self.ctx[k].track.set(o, up) {
+                        touched.push(k);
+                    }
+                }
+            }
+            TrackEvent::File { name, value } => {
+                for &(k, o) in self.file_users.get(&name).into_iter().flatten() {
+                    if self.ctx[k].track.set_value(o, value) {
+                        touched.push(k);
+                    }
+                }
+            }
+        }
+        let now = Instant::now();
+        for k in touched {
+            let t = &self.ctx[k].track;
+            let (fault, prio) = (t.fault(), t.effective_priority());
+            let inst = &mut self.instances[k];
+            let in_fault = inst.state() == State::Fault;
+            if fault != in_fault {
+                inst.handle(now, Input::Fault(fault), &mut out[k]);
+            }
+            if prio != inst.effective_priority() {
+                inst.handle(now, Input::Priority(prio), &mut out[k]);
+            }
+        }
+    }
+
+    /// Executes the actions the state machines asked for, then lets sync groups react.
+    async fn apply(
+        &mut self,
+        out: &mut [Vec<Action>],
+        sockets: &HashMap<SockKey, Arc<VrrpSocket>>,
+        work: &mpsc::UnboundedSender<Work>,
+    ) {
+        let now = Instant::now();
+        for (g, _) in &self.groups {
+            g.react(now, &mut self.instances, out);
+        }
+        for (k, actions) in out.iter_mut().enumerate() {
+            for a in std::mem::take(actions) {
+                match a {
+                    Action::SendAdvert { priority } => {
+                        let inst = &self.instances[k];
+                        let c = &self.ctx[k];
+                        let pkt = inst.advert_packet(priority);
+                        let src = inst.config().local_addr;
+                        let Some(sock) = sockets.get(&c.sock) else {
+                            continue;
+                        };
+                        let dsts: Vec<IpAddr> = if c.peers.is_empty() {
+                            vec![if c.sock.1 { MCAST6 } else { MCAST4 }]
+                        } else {
+                            c.peers.clone()
+                        };
+                        for dst in dsts {
+                            let bytes = encode(&pkt, src, dst);
+                            if let Err(e) = sock.send(&bytes, src, dst).await {
+                                tracing::warn!(
+                                    "({}) sending advert to {dst}: {e}",
+                                    inst.config().name
+                                );
+                            }
+                        }
+                    }
+                    Action::AddVips => {
+                        let _ = work.send(Work::Add(k));
+                    }
+                    Action::RemoveVips => {
+                        let _ = work.send(Work::Remove(k));
+                    }
+                    Action::SendGratuitous => {
+                        let repeat = self.instances[k].garp_repeat();
+                        let _ = work.send(Work::Garp(k, repeat));
+                    }
+                    Action::Transition { from, to, reason } => {
+                        self.on_transition(k, from, to, &reason.to_string());
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_transition(&self, k: usize, from: State, to: State, reason: &str) {
+        let inst = &self.instances[k];
+        let name = &inst.config().name;
+        let prio = inst.effective_priority();
+        tracing::info!("({name}) Entering {to} STATE ({reason})");
+        let state = to.to_string();
+        if matches!(
+            to,
+            State::Master | State::Backup | State::Fault | State::Stop
+        ) {
+            self.ctx[k].scripts.run(Kind::Instance, name, &state, prio);
+            let line = notify::fifo_line(Kind::Instance, name, &state, prio);
+            for f in &self.fifos {
+                f.write_line(&line);
+            }
+        }
+        // A sync group reports its own transition when its first member moves.
+        for (g, scripts) in &self.groups {
+            if g.members.first() == Some(&k) && to != State::Stop {
+                scripts.run(Kind::Group, &g.name, &state, 0);
+                let line = notify::fifo_line(Kind::Group, &g.name, &state, 0);
+                for f in &self.fifos {
+                    f.write_line(&line);
+                }
+            }
+        }
+        if let Some(tx) = &self.transitions {
+            let _ = tx.send(TransitionEvent {
+                instance: name.clone(),
+                from,
+                to,
+                reason: reason.to_string(),
+                priority: prio,
+                smtp_alert: self.ctx[k].smtp_alert,
+            });
+        }
+    }
+
+    fn spawn_trackers(&self, tx: mpsc::Sender<TrackEvent>, stop: &watch::Receiver<bool>) {
+        for s in &self.scripts {
+            if !self.script_users.contains_key(&s.name) {
+                continue;
+            }
+            let Some(script) = s
+                .script
+                .as_deref()
+                .and_then(|c| Script::parse(c, self.run_as))
+            else {
+                continue;
+            };
+            let script = match s.user.as_ref() {
+                Some(u) => Script {
+                    run_as: RunAs::resolve(u).unwrap_or(self.run_as),
+                    ..script
+                },
+                None => script,
+            };
+            let interval = secs(s.interval.unwrap_or(1.0)).max(Duration::from_millis(10));
+            let timeout = secs(s.timeout.unwrap_or(s.interval.unwrap_or(1.0)));
+            let mut filter =
+                ScriptFilter::new(s.rise.unwrap_or(1), s.fall.unwrap_or(1), !s.init_fail);
+            let name = s.name.clone();
+            let tx = tx.clone();
+            let mut stop = stop.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(interval);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = stop.changed() => break,
+                        _ = tick.tick() => {}
+                    }
+                    let ok = run_check(&script, timeout).await;
+                    if let Some(up) = filter.result(ok) {
+                        if tx
+                            .send(TrackEvent::Script {
+                                name: name.clone(),
+                                up,
+                            })
+                            .await
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        if !self.link_users.is_empty() {
+            let nl = self.nl.clone();
+            let tx = tx.clone();
+            let watched: Vec<u32> = self.link_users.keys().copied().collect();
+            tokio::spawn(async move {
+                if let Err(e) = watch_links(nl, watched, tx).await {
+                    tracing::warn!("link monitoring stopped: {e}");
+                }
+            });
+        }
+        for f in &self.track_files {
+            if !self.file_users.contains_key(&f.name) {
+                continue;
+            }
+            let Some(path) = f.file.clone() else { continue };
+            let name = f.name.clone();
+            let tx = tx.clone();
+            let mut stop = stop.clone();
+            tokio::spawn(async move {
+                let mut last = None;
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tokio::select! {
+                        _ = stop.changed() => break,
+                        _ = tick.tick() => {}
+                    }
+                    let value = tokio::fs::read_to_string(&path)
+                        .await
+                        .ok()
+                        .and_then(|s| s.split_whitespace().next()?.parse::<i64>().ok())
+                        .unwrap_or(0);
+                    if last != Some(value) {
+                        last = Some(value);
+                        if tx
+                            .send(TrackEvent::File {
+                                name: name.clone(),
+                                value,
+                            })
+                            .await
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// Runs a vrrp_script once: success is exit status 0 within the timeout.
+async fn run_check(script: &Script, timeout: Duration) -> bool {
+    let mut cmd = tokio::process::Command::new(&script.argv[0]);
+    cmd.args(&script.argv[1..])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    if let Some(g) = script.run_as.gid {
+        cmd.gid(g);
+    }
+    if let Some(u) = script.run_as.uid {
+        cmd.uid(u);
+    }
+    let Ok(mut child) = cmd.spawn() else {
+        return false;
+    };
+    matches!(
+        tokio::time::timeout(timeout, child.wait()).await,
+        Ok(Ok(st)) if st.success()
+    )
+}
+
+async fn watch_links(
+    nl: Arc<Netlink>,
+    watched: Vec<u32>,
+    tx: mpsc::Sender<TrackEvent>,
+) -> std::io::Result<()> {
+    let mut events = Netlink::link_events()?;
+    let mut known: HashMap<u32, bool> = HashMap::new();
+    for &ix in &watched {
+        let up = match keepalived_netif::link::ifname(ix) {
+            Ok(name) => nl.link_up(&name).await.unwrap_or(false),
+            Err(_) => false,
+        };
+        known.insert(ix, up);
+    }
+    while let Some(ev) = events.next_event().await {
+        let (ix, up) = (ev.ifindex, ev.up && !ev.deleted);
+        if !watched.contains(&ix) || known.get(&ix) == Some(&up) {
+            continue;
+        }
+        known.insert(ix, up);
+        tracing::info!("interface index {ix} is {}", if up { "UP" } else { "DOWN" });
+        if tx.send(TrackEvent::Link { ifindex: ix, up }).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+struct WorkerCtx {
+    ifindex: u32,
+    ifname: String,
+    mac: [u8; 6],
+    vips: Vec<VipSpec>,
+    interval: Duration,
+}
+
+async fn worker(nl: Arc<Netlink>, ctx: Vec<WorkerCtx>, mut rx: mpsc::UnboundedReceiver<Work>) {
+    while let Some(w) = rx.recv().await {
+        match w {
+            Work::Add(k) => {
+                for v in &ctx[k].vips {
+                    if let Err(e) = nl.add_address(ctx[k].ifindex, v).await {
+                        tracing::warn!("adding {}/{} to {}: {e}", v.addr, v.prefix, ctx[k].ifname);
+                    }
+                }
+            }
+            Work::Remove(k) | Work::Clean(k) => {
+                for v in &ctx[k].vips {
+                    if let Err(e) = nl.del_address(ctx[k].ifindex, v).await {
+                        tracing::warn!(
+                            "removing {}/{} from {}: {e}",
+                            v.addr,
+                            v.prefix,
+                            ctx[k].ifname
+                        );
+                    }
+                }
+            }
+            Work::Garp(k, repeat) => {
+                let c = &ctx[k];
+                let link_local = nl.primary_address(c.ifindex, true).await.ok().flatten();
+                let (ifindex, mac, vips) = (c.ifindex, c.mac, c.vips.clone());
+                let interval = c.interval;
+                let burst = move || {
+                    for v in &vips {
+                        let r = match (v.addr, link_local) {
+                            (IpAddr::V4(a), _) => {
+                                keepalived_netif::garp::send_garp(ifindex, mac, a)
+                            }
+                            (IpAddr::V6(a), Some(IpAddr::V6(src))) => {
+                                keepalived_netif::garp::send_unsolicited_na(
+                                    ifindex, mac, a, src, false,
+                                )
+                            }
+                            _ => Ok(()),
+                        };
+                        if let Err(e) = r {
+                            tracing::warn!("gratuitous ARP/NA for {}: {e}", v.addr);
+                        }
+                    }
+                };
+                burst();
+                if repeat > 1 {
+                    tokio::spawn(async move {
+                        for _ in 1..repeat {
+                            if !interval.is_zero() {
+                                tokio::time::sleep(interval).await;
+                            }
+                            burst();
+                        }
+                    });
+                }
+            }
+            Work::Flush(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+}
