@@ -63,6 +63,38 @@ pub enum Command {
         #[command(subcommand)]
         cmd: ConfigCmd,
     },
+    /// Computes the MD5 digest of a URL's body as keepalived's genhash does, for
+    /// HTTP_GET / SSL_GET `digest`.
+    Genhash(Genhash),
+}
+
+/// genhash's flags, with its meanings.
+#[derive(Debug, clap::Args)]
+pub struct Genhash {
+    /// Use SSL connection to remote server.
+    #[arg(short = 'S', long = "use-ssl")]
+    pub ssl: bool,
+    /// Use SNI during the SSL handshake (from the virtualhost).
+    #[arg(short = 'I', long = "use-sni")]
+    pub sni: bool,
+    /// Remote server address.
+    #[arg(short = 's', long = "server")]
+    pub server: std::net::IpAddr,
+    /// Remote server port.
+    #[arg(short = 'p', long = "port")]
+    pub port: Option<u16>,
+    /// URL path to get.
+    #[arg(short = 'u', long = "url")]
+    pub url: String,
+    /// Virtualhost for the Host header.
+    #[arg(short = 'V', long = "use-virtualhost")]
+    pub virtualhost: Option<String>,
+    /// Verbose output (status line and digest).
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    /// Timeout in seconds.
+    #[arg(short = 't', long = "timeout", default_value_t = 5.0)]
+    pub timeout: f64,
 }
 
 #[derive(Debug, Subcommand)]

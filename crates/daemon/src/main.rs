@@ -37,7 +37,44 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Some(Command::Genhash(g)) => genhash(g),
         None => run_keepalived(&cli),
+    }
+}
+
+fn genhash(g: &cli::Genhash) -> ExitCode {
+    let port = g.port.unwrap_or(if g.ssl { 443 } else { 80 });
+    let addr = std::net::SocketAddr::new(g.server, port);
+    let timeout = std::time::Duration::from_secs_f64(g.timeout.max(0.001));
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return ExitCode::from(1);
+    };
+    let res = rt.block_on(keepalived_check::genhash(
+        addr,
+        g.ssl,
+        &g.url,
+        g.virtualhost.as_deref(),
+        timeout,
+    ));
+    match res {
+        Ok((status, digest)) => {
+            if g.verbose {
+                println!("HTTP status: {status}");
+            }
+            println!("{digest}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            // genhash reports a failed connection and still exits 0.
+            println!("Connection failed");
+            if g.verbose {
+                eprintln!("{e}");
+            }
+            ExitCode::SUCCESS
+        }
     }
 }
 

@@ -76,3 +76,43 @@ fn dump_applies_conditionals_and_variables() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["global_defs"]["router_id"], "r1");
 }
+
+/// Serves one fixed HTTP response per connection on loopback, `n` times.
+fn http_server(n: usize, body: &'static str) -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().take(n) {
+            let mut s = s.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = write!(
+                s,
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// `genhash` prints the same digest as keepalived's genhash for the same page.
+#[test]
+fn genhash_matches_keepalived() {
+    let body = "<html>keepalived-rs digest test</html>\n";
+    let port = http_server(2, body).to_string();
+    let args = ["-s", "127.0.0.1", "-p", &port, "-u", "/index.html"];
+    let ours = bin().arg("genhash").args(args).output().unwrap();
+    let ours = String::from_utf8_lossy(&ours.stdout).trim().to_string();
+    assert_eq!(ours.len(), 32, "{ours}");
+    match Command::new("genhash").args(args).output() {
+        Ok(theirs) => assert_eq!(ours, String::from_utf8_lossy(&theirs.stdout).trim()),
+        Err(_) => eprintln!("keepalived's genhash is not installed: compared with md5 only"),
+    }
+    let expected = Command::new("sh")
+        .args(["-c", &format!("printf '%s' '{body}' | md5sum")])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&expected.stdout).starts_with(&ours));
+}
