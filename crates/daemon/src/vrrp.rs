@@ -7,7 +7,10 @@
 use crate::notify::{self, Fifo, Kind, RunAs, Script, Scripts};
 use keepalived_config::model::{self, Config, VrrpInstance};
 use keepalived_netif::addr::{Netlink, VipSpec};
+use keepalived_netif::firewall::NoAccept;
+use keepalived_netif::garp::{self, PacketSocket};
 use keepalived_netif::raw::{RawPacket, VrrpSocket};
+use keepalived_netif::routes::{self, RouteSpec, RuleSpec};
 use keepalived_vrrp::fsm::{Action, GarpConfig, Input, Instance, InstanceConfig, State};
 use keepalived_vrrp::sync::SyncGroup;
 use keepalived_vrrp::track::{ScriptFilter, TrackSet, Tracked};
@@ -34,6 +37,10 @@ struct Ctx {
     mac: [u8; 6],
     vips: Vec<VipSpec>,
     excluded: Vec<VipSpec>,
+    routes: Vec<RouteSpec>,
+    rules: Vec<RuleSpec>,
+    /// no_accept: packets to the VIPs are dropped while we hold them.
+    no_accept: bool,
     peers: Vec<IpAddr>,
     scripts: Scripts,
     garp_interval: Duration,
@@ -91,6 +98,7 @@ pub struct Vrrp {
     decode: DecodeOptions,
     nl: Arc<Netlink>,
     transitions: Option<mpsc::UnboundedSender<TransitionEvent>>,
+    firewall_table: String,
 }
 
 fn secs(s: f64) -> Duration {
@@ -163,6 +171,10 @@ impl Vrrp {
             decode: DecodeOptions::default(),
             nl,
             transitions: None,
+            firewall_table: match g.nftables.as_deref() {
+                Some(t) if !t.is_empty() => t.to_string(),
+                _ => keepalived_netif::firewall::DEFAULT_TABLE.to_string(),
+            },
         };
         for path in [&g.notify_fifo, &g.vrrp_notify_fifo].into_iter().flatten() {
             let f = Fifo::open(std::path::Path::new(&path.path))
@@ -412,6 +424,27 @@ impl Vrrp {
         for (k, (_, up)) in objects.iter().enumerate() {
             track.set(k, *up);
         }
+        let mut routes = Vec::new();
+        for r in &i.virtual_routes {
+            let spec = RouteSpec::from_model(
+                r,
+                |name| keepalived_netif::link::ifindex(name).ok(),
+                Some(vip_ifindex),
+            )
+            .map_err(|e| format!("vrrp_instance {}: virtual_routes: {e}", i.name))?;
+            routes.push(spec);
+        }
+        let mut rules = Vec::new();
+        for r in &i.virtual_rules {
+            let spec = RuleSpec::from_model(r)
+                .map_err(|e| format!("vrrp_instance {}: virtual_rules: {e}", i.name))?;
+            rules.push(spec);
+        }
+        // keepalived: accept unless no_accept; vrrp_strict clears it below 255.
+        let no_accept = match i.accept {
+            Some(a) => !a,
+            None => strict && base_priority != 255,
+        };
         let run_as = self.run_as;
         self.ctx.push(Ctx {
             sock: (sock_if, ipv6),
@@ -420,6 +453,9 @@ impl Vrrp {
             mac,
             vips,
             excluded: i.virtual_ipaddress_excluded.iter().map(vip_spec).collect(),
+            routes,
+            rules,
+            no_accept,
             peers,
             scripts: Scripts {
                 master: script_of(&i.notify_master, run_as),
@@ -491,10 +527,23 @@ impl Vrrp {
                 ifname: c.vip_ifname.clone(),
                 mac: c.mac,
                 vips: c.vips.iter().chain(&c.excluded).cloned().collect(),
+                routes: c.routes.clone(),
+                rules: c.rules.clone(),
+                no_accept: c.no_accept,
                 interval: c.garp_interval,
             })
             .collect();
-        let worker = tokio::spawn(worker(self.nl.clone(), worker_ctx, work_rx));
+        let firewall = self
+            .ctx
+            .iter()
+            .any(|c| c.no_accept)
+            .then(|| NoAccept::new(self.firewall_table.clone()));
+        let worker = tokio::spawn(worker(
+            self.nl.clone(),
+            worker_ctx,
+            firewall.clone(),
+            work_rx,
+        ));
         for k in 0..self.ctx.len() {
             let _ = work_tx.send(Work::Clean(k));
         }
@@ -883,67 +932,142 @@ struct WorkerCtx {
     ifname: String,
     mac: [u8; 6],
     vips: Vec<VipSpec>,
+    routes: Vec<RouteSpec>,
+    rules: Vec<RuleSpec>,
+    no_accept: bool,
     interval: Duration,
 }
 
-async fn worker(nl: Arc<Netlink>, ctx: Vec<WorkerCtx>, mut rx: mpsc::UnboundedReceiver<Work>) {
+async fn worker(
+    nl: Arc<Netlink>,
+    ctx: Vec<WorkerCtx>,
+    firewall: Option<NoAccept>,
+    mut rx: mpsc::UnboundedReceiver<Work>,
+) {
+    if let Some(fw) = &firewall {
+        // A table left by a crash of ours holds stale VIPs: start from empty.
+        if let Err(e) = fw.remove().await {
+            tracing::warn!("no_accept firewall: {e}");
+        }
+    }
+    let mut sockets: HashMap<u32, Arc<PacketSocket>> = HashMap::new();
     while let Some(w) = rx.recv().await {
         match w {
             Work::Add(k) => {
-                for v in &ctx[k].vips {
-                    if let Err(e) = nl.add_address(ctx[k].ifindex, v).await {
-                        tracing::warn!("adding {}/{} to {}: {e}", v.addr, v.prefix, ctx[k].ifname);
+                let c = &ctx[k];
+                if c.no_accept {
+                    // Block before the addresses appear, so nothing slips through.
+                    let addrs: Vec<IpAddr> = c.vips.iter().map(|v| v.addr).collect();
+                    if let Some(f) = &firewall {
+                        if let Err(e) = f.block(&addrs).await {
+                            tracing::warn!("no_accept firewall: {e}");
+                        }
+                    }
+                }
+                for v in &c.vips {
+                    if let Err(e) = nl.add_address(c.ifindex, v).await {
+                        tracing::warn!("adding {}/{} to {}: {e}", v.addr, v.prefix, c.ifname);
+                    }
+                }
+                for r in &c.routes {
+                    if let Err(e) = routes::add_route(&nl, r).await {
+                        tracing::warn!("adding route {}/{}: {e}", r.dst, r.prefix);
+                    }
+                }
+                for r in &c.rules {
+                    if let Err(e) = routes::add_rule(&nl, r).await {
+                        tracing::warn!("adding rule {r:?}: {e}");
                     }
                 }
             }
             Work::Remove(k) | Work::Clean(k) => {
-                for v in &ctx[k].vips {
-                    if let Err(e) = nl.del_address(ctx[k].ifindex, v).await {
-                        tracing::warn!(
-                            "removing {}/{} from {}: {e}",
-                            v.addr,
-                            v.prefix,
-                            ctx[k].ifname
-                        );
+                let c = &ctx[k];
+                for r in &c.rules {
+                    if let Err(e) = routes::del_rule(&nl, r).await {
+                        tracing::warn!("removing rule {r:?}: {e}");
+                    }
+                }
+                for r in &c.routes {
+                    if let Err(e) = routes::del_route(&nl, r).await {
+                        tracing::warn!("removing route {}/{}: {e}", r.dst, r.prefix);
+                    }
+                }
+                for v in &c.vips {
+                    if let Err(e) = nl.del_address(c.ifindex, v).await {
+                        tracing::warn!("removing {}/{} from {}: {e}", v.addr, v.prefix, c.ifname);
+                    }
+                }
+                if c.no_accept {
+                    let addrs: Vec<IpAddr> = c.vips.iter().map(|v| v.addr).collect();
+                    if let Some(f) = &firewall {
+                        if let Err(e) = f.unblock(&addrs).await {
+                            tracing::warn!("no_accept firewall: {e}");
+                        }
                     }
                 }
             }
             Work::Garp(k, repeat) => {
                 let c = &ctx[k];
-                let link_local = nl.primary_address(c.ifindex, true).await.ok().flatten();
-                let (ifindex, mac, vips) = (c.ifindex, c.mac, c.vips.clone());
-                let interval = c.interval;
+                // One packet socket per interface, kept: closing a packet socket
+                // waits for an RCU grace period (milliseconds), which would stall
+                // the protocol loop at short advert intervals.
+                let sock = match sockets.get(&c.ifindex) {
+                    Some(s) => s.clone(),
+                    None => match PacketSocket::open(c.ifindex, 0) {
+                        Ok(s) => {
+                            let s = Arc::new(s);
+                            sockets.insert(c.ifindex, s.clone());
+                            s
+                        }
+                        Err(e) => {
+                            tracing::warn!("gratuitous ARP/NA on {}: {e}", c.ifname);
+                            continue;
+                        }
+                    },
+                };
+                let link_local = match c.vips.iter().any(|v| v.addr.is_ipv6()) {
+                    true => nl.primary_address(c.ifindex, true).await.ok().flatten(),
+                    false => None,
+                };
+                let frames: Vec<Vec<u8>> = c
+                    .vips
+                    .iter()
+                    .filter_map(|v| match (v.addr, link_local) {
+                        (IpAddr::V4(a), _) => Some(garp::garp_frame(c.mac, a)),
+                        (IpAddr::V6(a), Some(IpAddr::V6(src))) => {
+                            Some(garp::na_frame(c.mac, a, src, false))
+                        }
+                        _ => None,
+                    })
+                    .collect();
                 let burst = move || {
-                    for v in &vips {
-                        let r = match (v.addr, link_local) {
-                            (IpAddr::V4(a), _) => {
-                                keepalived_netif::garp::send_garp(ifindex, mac, a)
-                            }
-                            (IpAddr::V6(a), Some(IpAddr::V6(src))) => {
-                                keepalived_netif::garp::send_unsolicited_na(
-                                    ifindex, mac, a, src, false,
-                                )
-                            }
-                            _ => Ok(()),
-                        };
-                        if let Err(e) = r {
-                            tracing::warn!("gratuitous ARP/NA for {}: {e}", v.addr);
+                    for f in &frames {
+                        if let Err(e) = sock.send(f) {
+                            tracing::warn!("gratuitous ARP/NA: {e}");
                         }
                     }
                 };
-                burst();
-                if repeat > 1 {
+                if repeat <= 1 || c.interval.is_zero() {
+                    for _ in 0..repeat.max(1) {
+                        burst();
+                    }
+                } else {
+                    let interval = c.interval;
+                    burst();
                     tokio::spawn(async move {
                         for _ in 1..repeat {
-                            if !interval.is_zero() {
-                                tokio::time::sleep(interval).await;
-                            }
+                            tokio::time::sleep(interval).await;
                             burst();
                         }
                     });
                 }
             }
             Work::Flush(done) => {
+                if let Some(f) = &firewall {
+                    if let Err(e) = f.remove().await {
+                        tracing::warn!("no_accept firewall: {e}");
+                    }
+                }
                 let _ = done.send(());
             }
         }

@@ -381,3 +381,88 @@ fn use_vmac() {
     let link = net.exec(D1, &["ip", "-o", "link", "show"]);
     assert!(!link.contains("vrrp.51"), "{link}");
 }
+
+/// TCP to a closed port of `ip` from a host: "refused" when packets get through,
+/// "dropped" when a firewall eats them (bounded by a 2 s connect timeout).
+fn reach(net: &Net, host: usize, ip: &str) -> &'static str {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", net.ns(host), "timeout", "2", "bash", "-c"])
+        .arg(format!("</dev/tcp/{ip}/9"))
+        .status()
+        .unwrap();
+    match out.code() {
+        Some(124) => "dropped",
+        _ => "refused",
+    }
+}
+
+/// vrrp_strict implies no_accept below priority 255: while MASTER, packets to
+/// the VIPs are dropped by our own nftables table; accept mode lets them in.
+/// The table goes away on stop.
+#[test]
+fn strict_mode_drops_traffic_to_vips() {
+    if !can_run(&["ip", "tcpdump", "nft"]) {
+        return;
+    }
+    let net = Net::new(&["d1", "d2", "obs"]);
+    let mut strict = Inst::v2(100);
+    strict.extra.clear();
+    let mut d1 = net.daemon(D1, "d1", &config("    vrrp_strict\n", &strict.text()));
+    d1.expect(entering("MASTER"), "MASTER");
+    let mut obs = net.observe(OBS);
+    // The GARPs of the delayed burst follow the firewall rule and the addresses.
+    expect_garps(&net, &mut obs, D1, &VIPS[..1]);
+    let set = net.exec(
+        D1,
+        &["nft", "list", "set", "inet", "keepalived_rs", "vips4"],
+    );
+    for v in VIPS {
+        assert!(set.contains(v), "{set}");
+    }
+    assert_eq!(reach(&net, OBS, VIPS[0]), "dropped");
+    assert_eq!(reach(&net, OBS, "10.9.0.1"), "refused");
+    d1.signal(Signal::SIGTERM);
+    assert!(d1.wait_exit());
+    let tables = net.exec(D1, &["nft", "list", "tables"]);
+    assert!(!tables.contains("keepalived_rs"), "{tables}");
+
+    // The same instance in accept mode: reachable, no table.
+    let mut accept = strict.clone();
+    accept.extra.push_str("    accept\n");
+    let mut d1 = net.daemon(D1, "d1b", &config("", &accept.text()));
+    d1.expect(entering("MASTER"), "MASTER");
+    expect_garps(&net, &mut obs, D1, &VIPS[..1]);
+    assert_eq!(reach(&net, OBS, VIPS[0]), "refused");
+    let tables = net.exec(D1, &["nft", "list", "tables"]);
+    assert!(!tables.contains("keepalived_rs"), "{tables}");
+}
+
+/// virtual_routes and virtual_rules follow the VIPs: installed on MASTER,
+/// removed on stop.
+#[test]
+fn virtual_routes_and_rules() {
+    let Some(net) = lab() else { return };
+    let mut a = Inst::v2(100);
+    a.extra.push_str(
+        "    virtual_routes {\n        192.168.50.0/24 via 10.9.0.254\n        blackhole 192.168.51.0/24 table 100\n    }\n    virtual_rules {\n        from 10.9.0.100 table 100 priority 100\n    }\n",
+    );
+    let mut obs = net.observe(OBS);
+    let mut d1 = net.daemon(D1, "d1", &single(&a));
+    d1.expect(entering("MASTER"), "MASTER");
+    expect_garps(&net, &mut obs, D1, &VIPS[..1]);
+    let main = net.exec(D1, &["ip", "route", "show"]);
+    assert!(main.contains("192.168.50.0/24 via 10.9.0.254"), "{main}");
+    let t100 = net.exec(D1, &["ip", "route", "show", "table", "100"]);
+    assert!(t100.contains("blackhole 192.168.51.0/24"), "{t100}");
+    let rules = net.exec(D1, &["ip", "rule", "show"]);
+    assert!(
+        rules.contains("100:\tfrom 10.9.0.100 lookup 100"),
+        "{rules}"
+    );
+    d1.signal(Signal::SIGTERM);
+    assert!(d1.wait_exit());
+    assert!(!net
+        .exec(D1, &["ip", "route", "show"])
+        .contains("192.168.50.0"));
+    assert!(!net.exec(D1, &["ip", "rule", "show"]).contains("10.9.0.100"));
+}
