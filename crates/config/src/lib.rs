@@ -7,6 +7,7 @@ pub mod model;
 pub mod parser;
 pub mod preprocess;
 pub mod schema;
+pub mod security;
 pub mod source;
 pub mod validate;
 pub mod values;

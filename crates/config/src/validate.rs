@@ -136,6 +136,10 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
         }
     }
 
+    if host.scripts {
+        crate::security::check(nodes, diags);
+    }
+
     // vrrp_instance
     let mut vrids: HashMap<(String, u8, bool), &Node> = HashMap::new();
     for inst in nodes.iter().filter(|n| n.name() == "vrrp_instance") {
@@ -152,6 +156,20 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
                 );
             } else {
                 check_if(t, &format!("vrrp_instance {name}"), diags);
+                let has_peers =
+                    find(inst, "unicast_peer").is_some_and(|p| !p.children().is_empty());
+                if host.interfaces && !has_peers && lacks_multicast(&t.text) {
+                    diags.push(
+                        Diagnostic::error(
+                            t.span,
+                            format!(
+                                "interface {} of vrrp_instance {name} does not support multicast",
+                                t.text
+                            ),
+                        )
+                        .hint("keepalived disables the instance; add unicast_peer { … } or use another interface"),
+                    );
+                }
             }
         }
         let mut v6: Option<bool> = find(inst, "native_ipv6").map(|_| true);
@@ -513,6 +531,15 @@ fn check_ip_port(n: &Node, what: &str, diags: &mut Diagnostics) {
             );
         }
     }
+}
+
+/// Whether an existing interface lacks IFF_MULTICAST (VRRP adverts are multicast).
+fn lacks_multicast(name: &str) -> bool {
+    use nix::net::if_::InterfaceFlags;
+    nix::ifaddrs::getifaddrs().is_ok_and(|mut l| {
+        l.find(|a| a.interface_name == name)
+            .is_some_and(|a| !a.flags.contains(InterfaceFlags::IFF_MULTICAST))
+    })
 }
 
 fn looks_like_host(s: &str) -> bool {

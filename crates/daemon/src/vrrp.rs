@@ -99,6 +99,8 @@ pub struct Vrrp {
     nl: Arc<Netlink>,
     transitions: Option<mpsc::UnboundedSender<TransitionEvent>>,
     firewall_table: String,
+    /// enable_script_security: insecure root scripts are not run.
+    secure_only: bool,
 }
 
 fn secs(s: f64) -> Duration {
@@ -130,7 +132,25 @@ fn scope_number(s: &str) -> Option<u8> {
     })
 }
 
-fn script_of(line: &Option<model::ScriptLine>, run_as: RunAs) -> Option<Script> {
+/// With enable_script_security, a script run as root that others could change
+/// is not run (keepalived disables it too; `-t` reports it).
+fn refused(script: &Script, secure_only: bool) -> bool {
+    if !secure_only || script.run_as.uid.is_some_and(|u| u != 0) {
+        return false;
+    }
+    let Some(prog) = keepalived_config::security::program(&script.argv[0]) else {
+        return false;
+    };
+    match keepalived_config::security::insecure(&prog) {
+        Some(why) => {
+            tracing::warn!("not running insecure script {}: {why}", prog.display());
+            true
+        }
+        None => false,
+    }
+}
+
+fn script_of(line: &Option<model::ScriptLine>, run_as: RunAs, secure_only: bool) -> Option<Script> {
     let line = line.as_ref()?;
     let ra = if line.user.is_empty() {
         run_as
@@ -143,7 +163,8 @@ fn script_of(line: &Option<model::ScriptLine>, run_as: RunAs) -> Option<Script> 
             }
         }
     };
-    Script::parse(&line.command, ra)
+    let s = Script::parse(&line.command, ra)?;
+    (!refused(&s, secure_only)).then_some(s)
 }
 
 impl Vrrp {
@@ -171,6 +192,7 @@ impl Vrrp {
             decode: DecodeOptions::default(),
             nl,
             transitions: None,
+            secure_only: g.enable_script_security,
             firewall_table: match g.nftables.as_deref() {
                 Some(t) if !t.is_empty() => t.to_string(),
                 _ => keepalived_netif::firewall::DEFAULT_TABLE.to_string(),
@@ -184,6 +206,7 @@ impl Vrrp {
         for inst in &cfg.vrrp_instances {
             me.add_instance(cfg, inst).await?;
         }
+        let secure = me.secure_only;
         for sg in &cfg.sync_groups {
             let members: Vec<usize> = sg
                 .group
@@ -191,11 +214,11 @@ impl Vrrp {
                 .filter_map(|n| me.names.get(n).copied())
                 .collect();
             let scripts = Scripts {
-                master: script_of(&sg.notify_master, run_as),
-                backup: script_of(&sg.notify_backup, run_as),
-                fault: script_of(&sg.notify_fault, run_as),
-                stop: script_of(&sg.notify_stop, run_as),
-                any: script_of(&sg.notify, run_as),
+                master: script_of(&sg.notify_master, run_as, secure),
+                backup: script_of(&sg.notify_backup, run_as, secure),
+                fault: script_of(&sg.notify_fault, run_as, secure),
+                stop: script_of(&sg.notify_stop, run_as, secure),
+                any: script_of(&sg.notify, run_as, secure),
             };
             me.groups.push((
                 SyncGroup {
@@ -445,7 +468,7 @@ impl Vrrp {
             Some(a) => !a,
             None => strict && base_priority != 255,
         };
-        let run_as = self.run_as;
+        let (run_as, secure) = (self.run_as, self.secure_only);
         self.ctx.push(Ctx {
             sock: (sock_if, ipv6),
             vip_ifindex,
@@ -458,11 +481,11 @@ impl Vrrp {
             no_accept,
             peers,
             scripts: Scripts {
-                master: script_of(&i.notify_master, run_as),
-                backup: script_of(&i.notify_backup, run_as),
-                fault: script_of(&i.notify_fault, run_as),
-                stop: script_of(&i.notify_stop, run_as),
-                any: script_of(&i.notify, run_as),
+                master: script_of(&i.notify_master, run_as, secure),
+                backup: script_of(&i.notify_backup, run_as, secure),
+                fault: script_of(&i.notify_fault, run_as, secure),
+                stop: script_of(&i.notify_stop, run_as, secure),
+                any: script_of(&i.notify, run_as, secure),
             },
             garp_interval,
             track,
@@ -795,6 +818,10 @@ impl Vrrp {
                 },
                 None => script,
             };
+            if refused(&script, self.secure_only) {
+                tracing::warn!("Disabling track script {} due to insecure", s.name);
+                continue;
+            }
             let interval = secs(s.interval.unwrap_or(1.0)).max(Duration::from_millis(10));
             let timeout = secs(s.timeout.unwrap_or(s.interval.unwrap_or(1.0)));
             let mut filter =

@@ -116,3 +116,76 @@ fn genhash_matches_keepalived() {
         .unwrap();
     assert!(String::from_utf8_lossy(&expected.stdout).starts_with(&ours));
 }
+
+/// Script security, as keepalived judges it: scripts run as root without
+/// enable_script_security → exit 6; with it, a track script others can change is
+/// disabled → exit 5; a safe one → 0. Same verdicts as keepalived when it is
+/// installed and we are root.
+#[test]
+fn script_security_verdicts() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("krs-sec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = |name: &str, mode: u32| {
+        let p = dir.join(name);
+        std::fs::write(&p, "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    };
+    let safe = script("safe.sh", 0o755);
+    let open = script("open.sh", 0o777);
+    let conf = |name: &str, security: bool, s: &std::path::Path| {
+        tmp(
+            name,
+            &format!(
+                "global_defs {{\n    script_user root\n{}}}\nvrrp_script chk {{\n    script \"{}\"\n}}\nvrrp_instance VI_1 {{\n    interface lo\n    virtual_router_id 5\n    priority 100\n    track_script {{\n        chk\n    }}\n    virtual_ipaddress {{\n        10.1.1.1\n    }}\n}}\n",
+                if security { "    enable_script_security\n" } else { "" },
+                s.display()
+            ),
+        )
+    };
+    // keepalived refuses lo for VRRP; only the script verdict matters here, so
+    // the config uses a multicast interface of the host.
+    let root = nix::unistd::Uid::effective().is_root();
+    let cases = [
+        ("sec-safe.conf", true, &safe, 0),
+        ("sec-open.conf", true, &open, 5),
+        ("sec-none.conf", false, &safe, 6),
+    ];
+    for (name, security, s, want) in cases {
+        let p = conf(name, security, s);
+        let text = std::fs::read_to_string(&p).unwrap();
+        let Some(iface) = multicast_interface() else {
+            eprintln!("skipped: no multicast interface on this host");
+            return;
+        };
+        std::fs::write(
+            &p,
+            text.replace("interface lo", &format!("interface {iface}")),
+        )
+        .unwrap();
+        let (code, err) = config_test(&p);
+        // Without root, `script_user root` is still root: the verdicts hold.
+        assert_eq!(code, want, "{name}: {err}");
+        if root && Command::new("keepalived").arg("-v").output().is_ok() {
+            let ka = Command::new("keepalived")
+                .arg("-t")
+                .arg("-f")
+                .arg(&p)
+                .output()
+                .unwrap();
+            assert_eq!(ka.status.code(), Some(want), "keepalived on {name}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn multicast_interface() -> Option<String> {
+    use nix::net::if_::InterfaceFlags;
+    nix::ifaddrs::getifaddrs().ok()?.find_map(|a| {
+        (a.flags.contains(InterfaceFlags::IFF_MULTICAST)
+            && !a.flags.contains(InterfaceFlags::IFF_LOOPBACK))
+        .then_some(a.interface_name)
+    })
+}
