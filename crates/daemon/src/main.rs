@@ -1,6 +1,7 @@
 //! `keepalived-rs`: keepalived's command line, plus subcommands of our own.
 
 mod cli;
+mod lvs;
 mod notify;
 mod vrrp;
 
@@ -200,6 +201,7 @@ async fn start_vrrp(cfg: &keepalived_config::model::Config) -> Result<Running, S
     })
 }
 
+/// Stops a subsystem and waits for its clean-up.
 async fn stop_vrrp(r: Running) {
     let _ = r.stop.send(true);
     match r.task.await {
@@ -207,6 +209,27 @@ async fn stop_vrrp(r: Running) {
         Ok(Err(e)) => tracing::error!("VRRP: {e}"),
         Err(e) => tracing::error!("VRRP task: {e}"),
     }
+}
+
+async fn start_lvs(cfg: &keepalived_config::model::Config) -> Running {
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(lvs::run(cfg.clone(), rx));
+    Running {
+        stop,
+        task,
+        config: lvs_fingerprint(cfg),
+    }
+}
+
+/// What the checker side reads from a config.
+fn lvs_fingerprint(cfg: &keepalived_config::model::Config) -> String {
+    serde_json::json!([
+        cfg.global_defs,
+        cfg.virtual_server_groups,
+        cfg.virtual_servers,
+        cfg.track_files
+    ])
+    .to_string()
 }
 
 /// What the VRRP side reads from a config; equal prints mean nothing to restart.
@@ -233,7 +256,12 @@ async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> Exit
     };
     let cfg = keepalived_config::model::build(&loaded.tree);
     let with_vrrp = !cli.check || cli.vrrp;
+    let with_lvs = !cli.vrrp || cli.check;
     let mut running = None;
+    let mut checkers = None;
+    if with_lvs && !cfg.virtual_servers.is_empty() {
+        checkers = Some(start_lvs(&cfg).await);
+    }
     tracing::info!("Starting keepalived-rs {}", env!("CARGO_PKG_VERSION"));
     if with_vrrp && !cfg.vrrp_instances.is_empty() {
         match start_vrrp(&cfg).await {
@@ -257,6 +285,14 @@ async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> Exit
                     continue;
                 }
                 let cfg = keepalived_config::model::build(&next.tree);
+                if checkers.as_ref().map(|r| r.config.clone()) != Some(lvs_fingerprint(&cfg)) {
+                    if let Some(r) = checkers.take() {
+                        stop_vrrp(r).await;
+                    }
+                    if with_lvs && !cfg.virtual_servers.is_empty() {
+                        checkers = Some(start_lvs(&cfg).await);
+                    }
+                }
                 let print = vrrp_fingerprint(&cfg);
                 if running.as_ref().is_some_and(|r| r.config == print) {
                     tracing::info!("configuration reloaded, VRRP unchanged");
@@ -277,6 +313,9 @@ async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> Exit
     }
     tracing::info!("Stopping");
     if let Some(r) = running.take() {
+        stop_vrrp(r).await;
+    }
+    if let Some(r) = checkers.take() {
         stop_vrrp(r).await;
     }
     ExitCode::SUCCESS

@@ -178,8 +178,8 @@ keyword_struct! {
         virtualhost: Option<String> = "virtualhost" => arg,
         /// Minimum total weight of live real servers (default 1).
         quorum: Option<u32> = "quorum" => num,
-        quorum_up: Option<String> = "quorum_up" => line,
-        quorum_down: Option<String> = "quorum_down" => line,
+        quorum_up: Option<ScriptLine> = "quorum_up" => script_line,
+        quorum_down: Option<ScriptLine> = "quorum_down" => script_line,
         quorum_up_delay: Option<f64> = "quorum_up_delay" => num,
         /// Default 0.
         hysteresis: Option<u32> = "hysteresis" => num,

@@ -1,0 +1,195 @@
+//! What programs the kernel: IPVS where it exists, nftables otherwise.
+
+use std::path::Path;
+
+use crate::diff::{diff, Op};
+use crate::model::{Pool, Service};
+use crate::Error;
+
+/// A load-balancer dataplane. Only state this backend created is read or changed.
+#[allow(async_fn_in_trait)]
+pub trait Backend {
+    /// The pool currently programmed by us (for reconciling after a restart).
+    async fn read(&mut self) -> Result<Pool, Error>;
+    /// Applies `ops` (as [`diff`] makes them) as one atomic change where the
+    /// kernel allows it.
+    async fn apply(&mut self, ops: &[Op]) -> Result<(), Error>;
+    /// Removes everything this backend programmed.
+    async fn flush(&mut self) -> Result<(), Error>;
+    /// Short name for logs ("ipvs", "nftables").
+    fn name(&self) -> &'static str;
+    /// Whether this backend can program `svc`; the error says why not and what to use.
+    fn supports(&self, svc: &Service) -> Result<(), String>;
+}
+
+/// Keeps a backend in line with the desired pool.
+pub struct Reconciler<B: Backend> {
+    pub backend: B,
+    /// What we believe is programmed.
+    pub actual: Pool,
+    /// Operations applied so far.
+    pub ops_applied: u64,
+    /// `apply` calls that changed something.
+    pub changes: u64,
+}
+
+impl<B: Backend> Reconciler<B> {
+    /// Starts from what the backend has programmed (a restart reconciles
+    /// instead of rebuilding).
+    pub async fn new(mut backend: B) -> Result<Self, Error> {
+        let actual = backend.read().await?;
+        Ok(Reconciler {
+            backend,
+            actual,
+            ops_applied: 0,
+            changes: 0,
+        })
+    }
+
+    /// Brings the backend to `desired`; returns the operations applied. Services
+    /// the backend does not support are left out (logged).
+    pub async fn apply(&mut self, desired: &Pool) -> Result<Vec<Op>, Error> {
+        let mut want = Pool::new();
+        for (k, s) in desired {
+            match self.backend.supports(s) {
+                Ok(()) => {
+                    want.insert(*k, s.clone());
+                }
+                Err(e) => tracing::error!("{}: service {k} skipped: {e}", self.backend.name()),
+            }
+        }
+        let ops = diff(&self.actual, &want);
+        if ops.is_empty() {
+            return Ok(ops);
+        }
+        if let Err(e) = self.backend.apply(&ops).await {
+            // the kernel may differ from our picture (changed behind our back):
+            // start the next attempt from what is really there
+            if let Ok(p) = self.backend.read().await {
+                self.actual = p;
+            }
+            return Err(e);
+        }
+        self.actual = want;
+        self.ops_applied += ops.len() as u64;
+        self.changes += 1;
+        Ok(ops)
+    }
+
+    /// Removes everything (keepalived's shutdown without `omega`-kept state).
+    pub async fn clear(&mut self) -> Result<(), Error> {
+        self.backend.flush().await?;
+        self.actual.clear();
+        Ok(())
+    }
+}
+
+/// True when the kernel has IPVS (`/proc/net/ip_vs`, or the "IPVS" generic
+/// netlink family resolves).
+pub fn ipvs_available() -> bool {
+    Path::new("/proc/net/ip_vs").exists() || crate::nft::nl::genl_family_exists("IPVS")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::apply_ops;
+    use crate::model::{Dest, DestKey, Proto, ServiceKey};
+
+    /// Records what it is asked to do.
+    #[derive(Default)]
+    struct Mock {
+        pool: Pool,
+        calls: Vec<Vec<Op>>,
+    }
+
+    impl Backend for Mock {
+        async fn read(&mut self) -> Result<Pool, Error> {
+            Ok(self.pool.clone())
+        }
+        async fn apply(&mut self, ops: &[Op]) -> Result<(), Error> {
+            apply_ops(&mut self.pool, ops).map_err(Error::Ops)?;
+            self.calls.push(ops.to_vec());
+            Ok(())
+        }
+        async fn flush(&mut self) -> Result<(), Error> {
+            self.pool.clear();
+            Ok(())
+        }
+        fn name(&self) -> &'static str {
+            "mock"
+        }
+        fn supports(&self, svc: &Service) -> Result<(), String> {
+            if svc.scheduler == "lblc" {
+                Err("no lblc".into())
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    fn svc(port: u16, sched: &str, n: u8) -> Service {
+        let mut s = Service::new(
+            ServiceKey::Ip {
+                addr: "192.0.2.1".parse().unwrap(),
+                port,
+                proto: Proto::Tcp,
+            },
+            sched,
+        );
+        for i in 1..=n {
+            s.destinations.insert(
+                DestKey {
+                    addr: format!("10.0.0.{i}").parse().unwrap(),
+                    port,
+                },
+                Dest::nat(1),
+            );
+        }
+        s
+    }
+
+    #[test]
+    fn reconciler_counts_and_skips_unsupported() {
+        block_on(async {
+            let mut r = Reconciler::new(Mock::default()).await.unwrap();
+            let a = svc(80, "rr", 3);
+            let bad = svc(81, "lblc", 1);
+            let want: Pool = [(a.key, a.clone()), (bad.key, bad)].into();
+            let ops = r.apply(&want).await.unwrap();
+            assert_eq!(ops.len(), 1 + 3);
+            assert_eq!(r.actual.len(), 1);
+            // nothing to do: no call
+            assert!(r.apply(&want).await.unwrap().is_empty());
+            assert_eq!(r.backend.calls.len(), 1);
+            // one server down: one op
+            let mut want2 = want.clone();
+            want2.get_mut(&a.key).unwrap().destinations.pop_last();
+            assert_eq!(r.apply(&want2).await.unwrap().len(), 1);
+            assert_eq!((r.changes, r.ops_applied), (2, 5));
+            // a restart reads the backend's state and has nothing to do
+            let mut r2 = Reconciler::new(std::mem::take(&mut r.backend))
+                .await
+                .unwrap();
+            assert!(r2.apply(&want2).await.unwrap().is_empty());
+            r2.clear().await.unwrap();
+            assert!(r2.actual.is_empty());
+        });
+    }
+
+    #[test]
+    fn ipvs_detection_does_not_fail() {
+        // this kernel may or may not have IPVS; the answer agrees with /proc
+        let proc = Path::new("/proc/net/ip_vs").exists();
+        let genl = crate::nft::nl::genl_family_exists("IPVS");
+        assert_eq!(ipvs_available(), proc || genl);
+        assert!(crate::nft::nl::genl_family_exists("nlctrl"));
+    }
+}
