@@ -66,6 +66,13 @@ pub enum Command {
     /// Computes the MD5 digest of a URL's body as keepalived's genhash does, for
     /// HTTP_GET / SSL_GET `digest`.
     Genhash(Genhash),
+    /// A tiny web server that answers every GET with its name (the lab's and the
+    /// tests' real servers).
+    #[command(hide = true)]
+    LabWeb {
+        name: String,
+        listen: std::net::SocketAddr,
+    },
 }
 
 /// genhash's flags, with its meanings.

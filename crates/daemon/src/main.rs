@@ -39,8 +39,65 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Genhash(g)) => genhash(g),
+        Some(Command::LabWeb { name, listen }) => lab_web(name, *listen),
         None => run_keepalived(&cli),
     }
+}
+
+/// Serves `name\n` to every request until killed; HTTP/1.1 keep-alive included,
+/// so that load generators measure the data plane, not connection set-up.
+fn lab_web(name: &str, listen: std::net::SocketAddr) -> ExitCode {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return ExitCode::from(1);
+    };
+    let body = format!("{name}\n");
+    rt.block_on(async move {
+        let l = match tokio::net::TcpListener::bind(listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("lab-web: {listen}: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        eprintln!("lab-web {name} listening on {listen}");
+        loop {
+            let Ok((mut s, _)) = l.accept().await else { continue };
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::with_capacity(1024);
+                let mut chunk = [0u8; 4096];
+                loop {
+                    // One request per header block; bodies are not expected.
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        if buf.len() > 64 * 1024 {
+                            return;
+                        }
+                    }
+                    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    buf.drain(..end);
+                    let keep = head.starts_with("get") && head.contains("http/1.1")
+                        && !head.contains("connection: close");
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n{body}",
+                        body.len(),
+                        if keep { "keep-alive" } else { "close" }
+                    );
+                    if s.write_all(resp.as_bytes()).await.is_err() || !keep {
+                        return;
+                    }
+                }
+            });
+        }
+    })
 }
 
 fn genhash(g: &cli::Genhash) -> ExitCode {

@@ -129,6 +129,64 @@ impl Net {
         net
     }
 
+    /// Hosts on several bridges: each host lists (bridge, "ADDR/PREFIX") links,
+    /// which become eth0, eth1, … in order. No default routes are set.
+    pub fn build(bridges: usize, hosts: &[(&str, &[(usize, &str)])]) -> Net {
+        let n = SEQ.fetch_add(1, Ordering::SeqCst);
+        let prefix = format!("krs{}x{n}", std::process::id());
+        let dir = std::env::temp_dir().join(&prefix);
+        std::fs::create_dir_all(&dir).unwrap();
+        let sw = format!("{prefix}-sw");
+        let mut net = Net {
+            prefix: prefix.clone(),
+            hosts: Vec::new(),
+            sw: sw.clone(),
+            dir,
+            procs: Mutex::new(Vec::new()),
+        };
+        run(&["ip", "netns", "add", &sw]);
+        for b in 0..bridges {
+            let br = format!("br{b}");
+            run(&["ip", "-n", &sw, "link", "add", &br, "type", "bridge"]);
+            run(&["ip", "-n", &sw, "link", "set", &br, "up"]);
+        }
+        for (i, (h, links)) in hosts.iter().enumerate() {
+            let ns = format!("{prefix}-{h}");
+            run(&["ip", "netns", "add", &ns]);
+            net.hosts.push(ns.clone());
+            run(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+            for (k, (bridge, addr)) in links.iter().enumerate() {
+                let dev = format!("eth{k}");
+                let outer = format!("v{n}x{i}x{k}");
+                run(&[
+                    "ip", "link", "add", &outer, "type", "veth", "peer", "name", &dev, "netns", &ns,
+                ]);
+                run(&["ip", "link", "set", &outer, "netns", &sw]);
+                run(&[
+                    "ip",
+                    "-n",
+                    &sw,
+                    "link",
+                    "set",
+                    &outer,
+                    "master",
+                    &format!("br{bridge}"),
+                    "up",
+                ]);
+                run(&["ip", "-n", &ns, "addr", "add", addr, "dev", &dev]);
+                run(&["ip", "-n", &ns, "link", "set", &dev, "up"]);
+            }
+        }
+        net
+    }
+
+    /// Runs a command in a host, asserting success.
+    pub fn must(&self, host: usize, args: &[&str]) {
+        let mut all = vec!["ip", "netns", "exec", self.ns(host)];
+        all.extend_from_slice(args);
+        run(&all);
+    }
+
     /// Namespace name of a host.
     pub fn ns(&self, host: usize) -> &str {
         &self.hosts[host]
