@@ -131,6 +131,7 @@ pub struct Snapshot {
 /// The checker engine, before it starts.
 pub struct Engine {
     specs: Vec<ServerSpec>,
+    observer: Option<Observer>,
 }
 
 /// A running engine.
@@ -160,8 +161,13 @@ impl EngineHandle {
     }
 }
 
+/// Called after every run (for metrics): virtual server, real server, checker
+/// kind, outcome. Must be quick; it runs on the checker's task.
+pub type Observer = Arc<dyn Fn(usize, usize, &'static str, &Outcome) + Send + Sync>;
+
 /// State shared by the checker tasks.
 struct Shared {
+    observer: Option<Observer>,
     state: Mutex<Snapshot>,
     snapshot: watch::Sender<Arc<Snapshot>>,
     events: mpsc::UnboundedSender<Event>,
@@ -202,7 +208,16 @@ impl Shared {
 impl Engine {
     /// An engine for these real servers.
     pub fn new(specs: Vec<ServerSpec>) -> Engine {
-        Engine { specs }
+        Engine {
+            specs,
+            observer: None,
+        }
+    }
+
+    /// Reports every run's outcome to `f`, not only state changes.
+    pub fn with_observer(mut self, f: Observer) -> Engine {
+        self.observer = Some(f);
+        self
     }
 
     /// The states before any check ran (up unless alpha).
@@ -240,6 +255,7 @@ impl Engine {
         let (snap_tx, snap_rx) = watch::channel(Arc::new(initial.clone()));
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
+            observer: self.observer.clone(),
             state: Mutex::new(initial),
             snapshot: snap_tx,
             events: ev_tx,
@@ -296,6 +312,12 @@ async fn run_checker(
             Ok(o) => o,
             Err(_) => Outcome::down(format!("no result after {bound:?}"), start.elapsed()),
         };
+        if let Some(f) = &shared.observer {
+            let st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+            let (vs, rs) = (st.servers[si].vs, st.servers[si].rs);
+            drop(st);
+            f(vs, rs, spec.check.kind(), &outcome);
+        }
         let next = if outcome.ok {
             failures = 0;
             shared.record(si, ci, true, outcome);

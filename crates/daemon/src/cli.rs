@@ -49,6 +49,9 @@ pub struct Cli {
     /// Set syslog facility to LOG_LOCAL[0-7].
     #[arg(short = 'S', long = "log-facility", value_name = "N", value_parser = clap::value_parser!(u8).range(0..=7))]
     pub log_facility: Option<u8>,
+    /// keepalived-rs: the control socket that `keepalived-rs status` reads.
+    #[arg(long = "control-socket", value_name = "PATH", default_value = crate::status::DEFAULT_SOCKET)]
+    pub control_socket: PathBuf,
     /// Display the version and exit.
     #[arg(short = 'v', long = "version")]
     pub version: bool,
@@ -66,6 +69,26 @@ pub enum Command {
     /// Computes the MD5 digest of a URL's body as keepalived's genhash does, for
     /// HTTP_GET / SSL_GET `digest`.
     Genhash(Genhash),
+    /// Builds the seed's set-up in network namespaces (a client, two directors,
+    /// three web servers, a mail server) and narrates failures and failovers.
+    /// Needs root.
+    Lab {
+        /// Keep the logs and configs after a successful run.
+        #[arg(long)]
+        keep_logs: bool,
+    },
+    /// Shows what the running daemon is doing (VRRP instances, virtual servers).
+    Status {
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+        /// The daemon's control socket.
+        #[arg(long, default_value = crate::status::DEFAULT_SOCKET)]
+        socket: PathBuf,
+    },
+    /// A mail server that prints every message it receives (the lab's).
+    #[command(hide = true)]
+    LabSmtp { listen: std::net::SocketAddr },
     /// A tiny web server that answers every GET with its name (the lab's and the
     /// tests' real servers).
     #[command(hide = true)]

@@ -3,6 +3,8 @@
 //! data plane to it, and notifies (scripts, lvs_notify_fifo) as keepalived does.
 
 use crate::notify::{self, Fifo, RunAs, Script};
+use crate::state::Shared;
+use keepalived_check::engine::Observer;
 use keepalived_check::{server_specs, BuildContext, Engine, Event};
 use keepalived_config::model::{Config, RealServer, ScriptLine, ServiceAddress, VirtualServer};
 use keepalived_dataplane::backend::{ipvs_available, Reconciler};
@@ -16,7 +18,7 @@ use tokio::sync::watch;
 pub const LB_TABLE: &str = "keepalived_rs_lb";
 
 /// `[ip]:proto:port`, as keepalived writes services in logs and FIFO lines.
-fn vs_name(vs: &VirtualServer) -> String {
+pub fn vs_name(vs: &VirtualServer) -> String {
     let proto = vs.protocol.as_deref().unwrap_or("TCP").to_ascii_lowercase();
     match &vs.service {
         ServiceAddress::Ip { address, port } => format!("[{address}]:{proto}:{port}"),
@@ -25,7 +27,7 @@ fn vs_name(vs: &VirtualServer) -> String {
     }
 }
 
-fn rs_name(vs: &VirtualServer, rs: &RealServer) -> String {
+pub fn rs_name(vs: &VirtualServer, rs: &RealServer) -> String {
     let proto = vs.protocol.as_deref().unwrap_or("TCP").to_ascii_lowercase();
     let port = rs.port.unwrap_or(match &vs.service {
         ServiceAddress::Ip { port, .. } => *port,
@@ -62,8 +64,15 @@ fn choose_backend(cfg: &Config) -> Result<(&'static str, &'static str), String> 
 
 /// Runs checkers and the data plane until `stop` turns true; then removes what
 /// it programmed.
-pub async fn run(cfg: Config, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+pub async fn run(
+    cfg: Config,
+    mut stop: watch::Receiver<bool>,
+    status: Shared,
+    observer: Option<Observer>,
+    mailer: Option<crate::smtp::Mailer>,
+) -> Result<(), String> {
     let ctx = BuildContext::from_config(&cfg)?;
+    init_status(&cfg, &status);
     let (specs, errors) = server_specs(&cfg, &ctx);
     for e in errors {
         tracing::warn!("{e}");
@@ -85,13 +94,36 @@ pub async fn run(cfg: Config, mut stop: watch::Receiver<bool>) -> Result<(), Str
         .await
         .map_err(|e| format!("nftables: {e}"))?;
 
-    let engine = Engine::new(specs);
+    // Every run's outcome goes to the status (and the metrics, if any).
+    let st = status.clone();
+    let each: Observer = Arc::new(move |vs, rs, kind, o: &keepalived_check::Outcome| {
+        crate::state::update(&st, |s| {
+            if let Some(r) = s
+                .virtual_servers
+                .get_mut(vs)
+                .and_then(|v| v.real_servers.get_mut(rs))
+            {
+                r.last_check = Some(format!("{kind}: {}", o.detail));
+                r.last_latency_ms = Some(o.latency.as_secs_f64() * 1000.0);
+                if o.ok {
+                    r.checks_ok += 1;
+                } else {
+                    r.checks_failed += 1;
+                }
+            }
+        });
+        if let Some(f) = &observer {
+            f(vs, rs, kind, o);
+        }
+    });
+    let engine = Engine::new(specs).with_observer(each);
     let mut health: HashMap<(usize, usize), Health> = HashMap::new();
     for s in &engine.initial_snapshot().servers {
         health.insert((s.vs, s.rs), state_of(s.up, None));
     }
     let (mut events, handle) = engine.start();
     let mut quorum = QuorumMemory::default();
+    crate::state::update(&status, |s| s.dataplane.backend = backend.to_string());
     apply(
         &cfg,
         &health,
@@ -99,6 +131,7 @@ pub async fn run(cfg: Config, mut stop: watch::Receiver<bool>) -> Result<(), Str
         &mut rec,
         run_as,
         fifo.as_deref(),
+        &status,
     )
     .await;
 
@@ -107,8 +140,8 @@ pub async fn run(cfg: Config, mut stop: watch::Receiver<bool>) -> Result<(), Str
             _ = stop.changed() => break,
             ev = events.recv() => {
                 let Some(ev) = ev else { break };
-                on_event(&cfg, &ev, &mut health, run_as, fifo.as_deref());
-                apply(&cfg, &health, &mut quorum, &mut rec, run_as, fifo.as_deref()).await;
+                on_event(&cfg, &ev, &mut health, run_as, fifo.as_deref(), mailer.as_ref());
+                apply(&cfg, &health, &mut quorum, &mut rec, run_as, fifo.as_deref(), &status).await;
             }
         }
     }
@@ -134,6 +167,7 @@ fn on_event(
     health: &mut HashMap<(usize, usize), Health>,
     run_as: RunAs,
     fifo: Option<&Fifo>,
+    mailer: Option<&crate::smtp::Mailer>,
 ) {
     let (Some(vs), Some(rs)) = (
         cfg.virtual_servers.get(ev.vs),
@@ -177,6 +211,18 @@ fn on_event(
     if let Some(f) = fifo {
         f.write_line(&format!("RS {rsn} {vsn} {word}\n"));
     }
+    let g = &cfg.global_defs;
+    let alert = rs
+        .smtp_alert
+        .or(vs.smtp_alert)
+        .or(g.smtp_alert_checker)
+        .or(g.smtp_alert)
+        .unwrap_or(false);
+    if let (true, Some(m)) = (alert, mailer) {
+        let (subject, body) =
+            crate::smtp::checker_alert_kind(m.router_id(), &rsn, &vsn, ev.server_up, kind);
+        m.alert(subject, body);
+    }
 }
 
 /// Recomputes the desired pool and applies the difference; reports quorum changes.
@@ -187,6 +233,7 @@ async fn apply(
     rec: &mut Reconciler<NftBackend>,
     run_as: RunAs,
     fifo: Option<&Fifo>,
+    status: &Shared,
 ) {
     let before = quorum.up.clone();
     let lookup = |vs: usize, rs: usize| health.get(&(vs, rs)).copied().unwrap_or(Health::Up);
@@ -213,11 +260,65 @@ async fn apply(
             f.write_line(&format!("VS {vsn} {}\n", if is { "UP" } else { "DOWN" }));
         }
     }
-    match rec.apply(&pool).await {
-        Ok(ops) if !ops.is_empty() => {
-            tracing::debug!("data plane: {} operation(s)", ops.len());
+    let failed = match rec.apply(&pool).await {
+        Ok(ops) => {
+            if !ops.is_empty() {
+                tracing::debug!("data plane: {} operation(s)", ops.len());
+            }
+            false
         }
-        Ok(_) => {}
-        Err(e) => tracing::error!("data plane: {e}"),
-    }
+        Err(e) => {
+            tracing::error!("data plane: {e}");
+            true
+        }
+    };
+    // Weights as programmed: what the pool gives each real server.
+    crate::state::update(status, |s| {
+        for (vi, vs) in cfg.virtual_servers.iter().enumerate() {
+            let Some(v) = s.virtual_servers.get_mut(vi) else {
+                continue;
+            };
+            v.quorum_up = quorum.up.get(&vi).copied().unwrap_or(true);
+            for (ri, rs) in vs.real_servers.iter().enumerate() {
+                let Some(r) = v.real_servers.get_mut(ri) else {
+                    continue;
+                };
+                let h = lookup(vi, ri);
+                r.up = h != Health::Down;
+                r.weight = pool
+                    .values()
+                    .flat_map(|svc| svc.destinations.iter())
+                    .find(|(k, _)| k.addr == rs.address)
+                    .map(|(_, d)| d.weight)
+                    .unwrap_or(0);
+            }
+        }
+        s.dataplane.operations = rec.ops_applied;
+        s.dataplane.transactions = rec.changes;
+        if failed {
+            s.dataplane.errors += 1;
+        }
+    });
+}
+
+/// One status entry per virtual and real server, in config order.
+fn init_status(cfg: &Config, status: &Shared) {
+    let list = cfg
+        .virtual_servers
+        .iter()
+        .map(|vs| crate::state::VirtualServerStatus {
+            name: vs_name(vs),
+            quorum_up: true,
+            real_servers: vs
+                .real_servers
+                .iter()
+                .map(|rs| crate::state::RealServerStatus {
+                    address: rs_name(vs, rs),
+                    up: true,
+                    ..Default::default()
+                })
+                .collect(),
+        })
+        .collect();
+    crate::state::update(status, |s| s.virtual_servers = list);
 }

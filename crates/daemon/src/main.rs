@@ -1,8 +1,13 @@
 //! `keepalived-rs`: keepalived's command line, plus subcommands of our own.
 
 mod cli;
+mod lab;
 mod lvs;
+mod metrics;
 mod notify;
+mod smtp;
+mod state;
+mod status;
 mod vrrp;
 
 use clap::Parser;
@@ -40,6 +45,9 @@ fn main() -> ExitCode {
         }
         Some(Command::Genhash(g)) => genhash(g),
         Some(Command::LabWeb { name, listen }) => lab_web(name, *listen),
+        Some(Command::Lab { keep_logs }) => lab::run(*keep_logs),
+        Some(Command::LabSmtp { listen }) => lab_smtp(*listen),
+        Some(Command::Status { json, socket }) => status::status_command(socket, *json),
         None => run_keepalived(&cli),
     }
 }
@@ -97,6 +105,43 @@ fn lab_web(name: &str, listen: std::net::SocketAddr) -> ExitCode {
                 }
             });
         }
+    })
+}
+
+/// Receives mail on `listen` and prints one line per message: envelope and subject.
+fn lab_smtp(listen: std::net::SocketAddr) -> ExitCode {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return ExitCode::from(1);
+    };
+    rt.block_on(async move {
+        let l = match tokio::net::TcpListener::bind(listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("lab-smtp: {listen}: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        eprintln!("lab-smtp listening on {listen}");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(smtp::sink(l, tx));
+        while let Some(m) = rx.recv().await {
+            let subject = m.header("Subject").unwrap_or_default();
+            let body = m
+                .body()
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            println!(
+                "mail from {} to {}: {subject} / {}",
+                m.from,
+                m.to.join(","),
+                body.trim()
+            );
+        }
+        ExitCode::SUCCESS
     })
 }
 
@@ -247,8 +292,15 @@ struct Running {
     config: String,
 }
 
-async fn start_vrrp(cfg: &keepalived_config::model::Config) -> Result<Running, String> {
-    let v = vrrp::Vrrp::new(cfg).await?;
+async fn start_vrrp(
+    cfg: &keepalived_config::model::Config,
+    sh: &Shared,
+) -> Result<Running, String> {
+    let mut v = vrrp::Vrrp::new(cfg).await?;
+    v.publish_to(sh.status.clone());
+    if let Some(m) = &sh.mailer {
+        v.mail_with(m.clone());
+    }
     let (stop, rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(v.run(rx));
     Ok(Running {
@@ -256,6 +308,28 @@ async fn start_vrrp(cfg: &keepalived_config::model::Config) -> Result<Running, S
         task,
         config: vrrp_fingerprint(cfg),
     })
+}
+
+/// Serves Prometheus metrics when global_defs has `metrics_listen`.
+async fn start_metrics(
+    cfg: &keepalived_config::model::Config,
+    sh: &Shared,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let addrs = match metrics::listen_addrs(&cfg.global_defs) {
+        Ok(a) if a.is_empty() => return None,
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("metrics_listen: {e}");
+            return None;
+        }
+    };
+    let (status, m) = (sh.status.clone(), sh.metrics.clone());
+    tracing::info!("metrics on {addrs:?}");
+    Some(tokio::spawn(async move {
+        if let Err(e) = metrics::serve(addrs, status, m).await {
+            tracing::error!("metrics: {e}");
+        }
+    }))
 }
 
 /// Stops a subsystem and waits for its clean-up.
@@ -268,9 +342,45 @@ async fn stop_vrrp(r: Running) {
     }
 }
 
-async fn start_lvs(cfg: &keepalived_config::model::Config) -> Running {
+/// What every subsystem shares: the status, the metrics, the mailer.
+#[derive(Clone)]
+struct Shared {
+    status: state::Shared,
+    metrics: std::sync::Arc<metrics::Metrics>,
+    mailer: Option<smtp::Mailer>,
+}
+
+async fn start_lvs(cfg: &keepalived_config::model::Config, sh: &Shared) -> Running {
     let (stop, rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(lvs::run(cfg.clone(), rx));
+    let m = sh.metrics.clone();
+    let names: Vec<(String, Vec<String>)> = cfg
+        .virtual_servers
+        .iter()
+        .map(|vs| {
+            (
+                lvs::vs_name(vs),
+                vs.real_servers
+                    .iter()
+                    .map(|rs| lvs::rs_name(vs, rs))
+                    .collect(),
+            )
+        })
+        .collect();
+    let observer: keepalived_check::engine::Observer =
+        std::sync::Arc::new(move |vs, rs, kind, o: &keepalived_check::Outcome| {
+            if let Some((v, rss)) = names.get(vs) {
+                if let Some(r) = rss.get(rs) {
+                    m.observe_check(v, r, kind, o.ok, o.latency.as_secs_f64());
+                }
+            }
+        });
+    let task = tokio::spawn(lvs::run(
+        cfg.clone(),
+        rx,
+        sh.status.clone(),
+        Some(observer),
+        sh.mailer.clone(),
+    ));
     Running {
         stop,
         task,
@@ -312,16 +422,39 @@ async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> Exit
         return ExitCode::from(1);
     };
     let cfg = keepalived_config::model::build(&loaded.tree);
+    let status: state::Shared = Default::default();
+    state::update(&status, |s| {
+        s.version = env!("CARGO_PKG_VERSION").to_string();
+        s.pid = std::process::id();
+        s.started = state::now();
+        s.router_id = cfg.global_defs.router_id.clone();
+        s.config_file = path.display().to_string();
+    });
+    let mut sh = Shared {
+        status: status.clone(),
+        metrics: std::sync::Arc::new(metrics::Metrics::new()),
+        mailer: smtp::Mailer::from_config(&cfg.global_defs, status.clone()),
+    };
+    match status::bind(&cli.control_socket) {
+        Ok(l) => {
+            tokio::spawn(status::serve_listener(l, status.clone()));
+        }
+        Err(e) => tracing::warn!(
+            "control socket {}: {e}; `keepalived-rs status` will not reach this daemon",
+            cli.control_socket.display()
+        ),
+    }
+    let mut metrics_task = start_metrics(&cfg, &sh).await;
     let with_vrrp = !cli.check || cli.vrrp;
     let with_lvs = !cli.vrrp || cli.check;
     let mut running = None;
     let mut checkers = None;
     if with_lvs && !cfg.virtual_servers.is_empty() {
-        checkers = Some(start_lvs(&cfg).await);
+        checkers = Some(start_lvs(&cfg, &sh).await);
     }
     tracing::info!("Starting keepalived-rs {}", env!("CARGO_PKG_VERSION"));
     if with_vrrp && !cfg.vrrp_instances.is_empty() {
-        match start_vrrp(&cfg).await {
+        match start_vrrp(&cfg, &sh).await {
             Ok(r) => running = Some(r),
             Err(e) => {
                 tracing::error!("VRRP cannot start: {e}");
@@ -339,15 +472,23 @@ async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> Exit
                 report(&next);
                 if next.diags.has_errors() {
                     tracing::error!("reload refused: the new configuration has errors; the running configuration is kept");
+                    state::update(&status, |s| s.reload_failures += 1);
                     continue;
                 }
+                state::update(&status, |s| s.reloads += 1);
                 let cfg = keepalived_config::model::build(&next.tree);
+                sh.mailer = smtp::Mailer::from_config(&cfg.global_defs, status.clone());
+                if let Some(t) = metrics_task.take() {
+                    t.abort();
+                }
+                metrics_task = start_metrics(&cfg, &sh).await;
                 if checkers.as_ref().map(|r| r.config.clone()) != Some(lvs_fingerprint(&cfg)) {
                     if let Some(r) = checkers.take() {
                         stop_vrrp(r).await;
                     }
+                    sh.metrics.clear();
                     if with_lvs && !cfg.virtual_servers.is_empty() {
-                        checkers = Some(start_lvs(&cfg).await);
+                        checkers = Some(start_lvs(&cfg, &sh).await);
                     }
                 }
                 let print = vrrp_fingerprint(&cfg);
@@ -359,7 +500,7 @@ async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> Exit
                     stop_vrrp(r).await;
                 }
                 if with_vrrp && !cfg.vrrp_instances.is_empty() {
-                    match start_vrrp(&cfg).await {
+                    match start_vrrp(&cfg, &sh).await {
                         Ok(r) => running = Some(r),
                         Err(e) => tracing::error!("VRRP cannot start: {e}"),
                     }
@@ -375,5 +516,6 @@ async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> Exit
     if let Some(r) = checkers.take() {
         stop_vrrp(r).await;
     }
+    let _ = std::fs::remove_file(&cli.control_socket);
     ExitCode::SUCCESS
 }

@@ -84,7 +84,7 @@ pub struct TransitionEvent {
 pub struct Vrrp {
     instances: Vec<Instance>,
     ctx: Vec<Ctx>,
-    groups: Vec<(SyncGroup, Scripts)>,
+    groups: Vec<(SyncGroup, Scripts, bool)>,
     names: HashMap<String, usize>,
     scripts: Vec<model::VrrpScript>,
     fifos: Vec<Arc<Fifo>>,
@@ -101,6 +101,9 @@ pub struct Vrrp {
     firewall_table: String,
     /// enable_script_security: insecure root scripts are not run.
     secure_only: bool,
+    status: Option<crate::state::Shared>,
+    mailer: Option<crate::smtp::Mailer>,
+    history: Vec<std::collections::VecDeque<crate::state::Transition>>,
 }
 
 fn secs(s: f64) -> Duration {
@@ -193,6 +196,9 @@ impl Vrrp {
             nl,
             transitions: None,
             secure_only: g.enable_script_security,
+            status: None,
+            mailer: None,
+            history: Vec::new(),
             firewall_table: match g.nftables.as_deref() {
                 Some(t) if !t.is_empty() => t.to_string(),
                 _ => keepalived_netif::firewall::DEFAULT_TABLE.to_string(),
@@ -220,12 +226,18 @@ impl Vrrp {
                 stop: script_of(&sg.notify_stop, run_as, secure),
                 any: script_of(&sg.notify, run_as, secure),
             };
+            let smtp = sg
+                .smtp_alert
+                .or(g.smtp_alert_vrrp)
+                .or(g.smtp_alert)
+                .unwrap_or(false);
             me.groups.push((
                 SyncGroup {
                     name: sg.name.clone(),
                     members,
                 },
                 scripts,
+                smtp,
             ));
         }
         Ok(me)
@@ -490,11 +502,69 @@ impl Vrrp {
             garp_interval,
             track,
             vmac,
-            smtp_alert: i.smtp_alert.unwrap_or(false),
+            smtp_alert: i
+                .smtp_alert
+                .or(g.smtp_alert_vrrp)
+                .or(g.smtp_alert)
+                .unwrap_or(false),
         });
         self.names.insert(i.name.clone(), idx);
         self.instances.push(Instance::new(fsm));
+        self.history.push(Default::default());
         Ok(())
+    }
+
+    /// Publishes this runtime's state into `status` from now on.
+    pub fn publish_to(&mut self, status: crate::state::Shared) {
+        self.status = Some(status);
+    }
+
+    /// Sends mail alerts through `mailer` (for instances with smtp_alert).
+    pub fn mail_with(&mut self, mailer: crate::smtp::Mailer) {
+        self.mailer = Some(mailer);
+    }
+
+    /// Copies every instance's state into the shared status.
+    fn publish(&self) {
+        let Some(st) = &self.status else { return };
+        let list: Vec<crate::state::InstanceStatus> = self
+            .instances
+            .iter()
+            .zip(&self.ctx)
+            .zip(&self.history)
+            .map(|((inst, c), h)| {
+                let cnt = inst.counters();
+                crate::state::InstanceStatus {
+                    name: inst.config().name.clone(),
+                    interface: c.sock.0.clone(),
+                    vrid: inst.config().vrid,
+                    state: inst.state().to_string(),
+                    priority: inst.config().priority,
+                    effective_priority: inst.effective_priority(),
+                    master: inst.master_addr().map(|a| a.to_string()),
+                    vips: c
+                        .vips
+                        .iter()
+                        .map(|v| format!("{}/{}", v.addr, v.prefix))
+                        .collect(),
+                    transitions: h.iter().cloned().collect(),
+                    transitions_total: cnt.transitions,
+                    adverts_rx: cnt.adverts_rx,
+                    adverts_tx: cnt.adverts_tx,
+                    became_master: cnt.became_master,
+                    drops: cnt.drops.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                }
+            })
+            .collect();
+        let drops = self
+            .drops
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect();
+        crate::state::update(st, |s| {
+            s.instances = list;
+            s.vrrp_drops = drops;
+        });
     }
 
     /// Subscribes to transitions (for the mailer and status).
@@ -714,7 +784,7 @@ impl Vrrp {
         work: &mpsc::UnboundedSender<Work>,
     ) {
         let now = Instant::now();
-        for (g, _) in &self.groups {
+        for (g, _, _) in &self.groups {
             g.react(now, &mut self.instances, out);
         }
         for (k, actions) in out.iter_mut().enumerate() {
@@ -759,9 +829,20 @@ impl Vrrp {
                 }
             }
         }
+        self.publish();
     }
 
-    fn on_transition(&self, k: usize, from: State, to: State, reason: &str) {
+    fn on_transition(&mut self, k: usize, from: State, to: State, reason: &str) {
+        let h = &mut self.history[k];
+        if h.len() == crate::state::MAX_TRANSITIONS {
+            h.pop_front();
+        }
+        h.push_back(crate::state::Transition {
+            at: crate::state::now(),
+            from: from.to_string(),
+            to: to.to_string(),
+            reason: reason.to_string(),
+        });
         let inst = &self.instances[k];
         let name = &inst.config().name;
         let prio = inst.effective_priority();
@@ -777,10 +858,20 @@ impl Vrrp {
                 f.write_line(&line);
             }
         }
+        if self.ctx[k].smtp_alert && to != State::Init {
+            if let Some(m) = &self.mailer {
+                let (subject, body) = crate::smtp::vrrp_alert(m.router_id(), name, &state);
+                m.alert(subject, body);
+            }
+        }
         // A sync group reports its own transition when its first member moves.
-        for (g, scripts) in &self.groups {
+        for (g, scripts, smtp) in &self.groups {
             if g.members.first() == Some(&k) && to != State::Stop {
                 scripts.run(Kind::Group, &g.name, &state, 0);
+                if let (true, Some(m)) = (*smtp, &self.mailer) {
+                    let (subject, body) = crate::smtp::group_alert(m.router_id(), &g.name, &state);
+                    m.alert(subject, body);
+                }
                 let line = notify::fifo_line(Kind::Group, &g.name, &state, 0);
                 for f in &self.fifos {
                     f.write_line(&line);

@@ -264,6 +264,7 @@ impl Net {
     pub fn daemon(&self, host: usize, name: &str, config: &str) -> Proc {
         let conf = self.file(&format!("{name}.conf"), config);
         let pid = self.dir.join(format!("{name}.pid"));
+        let sock = self.dir.join(format!("{name}.sock"));
         self.spawn(
             host,
             env!("CARGO_BIN_EXE_keepalived-rs"),
@@ -275,6 +276,8 @@ impl Net {
                 conf.to_str().unwrap(),
                 "-p",
                 pid.to_str().unwrap(),
+                "--control-socket",
+                sock.to_str().unwrap(),
             ],
         )
     }
