@@ -62,90 +62,163 @@ fn choose_backend(cfg: &Config) -> Result<(&'static str, &'static str), String> 
     }
 }
 
+/// A new configuration for a running checker side.
+pub struct Reload {
+    pub cfg: Config,
+    pub mailer: Option<crate::smtp::Mailer>,
+}
+
+/// Identifies a checker across configurations: its virtual and real server and
+/// its own settings. An unchanged checker keeps its state over a reload.
+fn checker_key(vs: &VirtualServer, rs: &RealServer, i: usize) -> String {
+    let c = rs
+        .checkers
+        .get(i)
+        .map(|c| serde_json::to_string(c).unwrap_or_default());
+    format!(
+        "{}|{}|{i}|{}",
+        vs_name(vs),
+        rs_name(vs, rs),
+        c.unwrap_or_default()
+    )
+}
+
 /// Runs checkers and the data plane until `stop` turns true; then removes what
-/// it programmed.
+/// it programmed. A reload keeps the data plane and the state of every
+/// unchanged checker: only the difference reaches the kernel.
 pub async fn run(
     cfg: Config,
     mut stop: watch::Receiver<bool>,
+    mut reload: tokio::sync::mpsc::Receiver<Reload>,
     status: Shared,
     observer: Option<Observer>,
     mailer: Option<crate::smtp::Mailer>,
 ) -> Result<(), String> {
-    let ctx = BuildContext::from_config(&cfg)?;
-    init_status(&cfg, &status);
-    let (specs, errors) = server_specs(&cfg, &ctx);
-    for e in errors {
-        tracing::warn!("{e}");
-    }
-    let run_as = match &cfg.global_defs.script_user {
-        Some(u) => RunAs::resolve(&shell_words::split(u).unwrap_or_default())?,
-        None => RunAs::default(),
-    };
-    let fifo = match &cfg.global_defs.lvs_notify_fifo {
-        Some(f) => Some(Arc::new(
-            Fifo::open(std::path::Path::new(&f.path))
-                .map_err(|e| format!("lvs_notify_fifo {}: {e}", f.path))?,
-        )),
-        None => None,
-    };
     let (backend, why) = choose_backend(&cfg)?;
     tracing::info!("Using the {backend} data plane: {why}");
     let mut rec = Reconciler::new(NftBackend::new(LB_TABLE))
         .await
         .map_err(|e| format!("nftables: {e}"))?;
-
-    // Every run's outcome goes to the status (and the metrics, if any).
-    let st = status.clone();
-    let each: Observer = Arc::new(move |vs, rs, kind, o: &keepalived_check::Outcome| {
-        crate::state::update(&st, |s| {
-            if let Some(r) = s
-                .virtual_servers
-                .get_mut(vs)
-                .and_then(|v| v.real_servers.get_mut(rs))
-            {
-                r.last_check = Some(format!("{kind}: {}", o.detail));
-                r.last_latency_ms = Some(o.latency.as_secs_f64() * 1000.0);
-                if o.ok {
-                    r.checks_ok += 1;
-                } else {
-                    r.checks_failed += 1;
+    crate::state::update(&status, |s| s.dataplane.backend = backend.to_string());
+    let (mut cfg, mut mailer) = (cfg, mailer);
+    // Checker states carried over a reload, by checker_key.
+    let mut carried: HashMap<String, bool> = HashMap::new();
+    let mut quorum = QuorumMemory::default();
+    loop {
+        let ctx = BuildContext::from_config(&cfg)?;
+        init_status(&cfg, &status);
+        let (mut specs, errors) = server_specs(&cfg, &ctx);
+        for e in errors {
+            tracing::warn!("{e}");
+        }
+        for spec in &mut specs {
+            let (vs, rs) = (
+                &cfg.virtual_servers[spec.vs],
+                &cfg.virtual_servers[spec.vs].real_servers[spec.rs],
+            );
+            for (i, c) in spec.checkers.iter_mut().enumerate() {
+                if let Some(up) = carried.get(&checker_key(vs, rs, i)) {
+                    // `alpha` is "start down": the carried state becomes the start.
+                    c.schedule.alpha = !up;
                 }
             }
-        });
-        if let Some(f) = &observer {
-            f(vs, rs, kind, o);
         }
-    });
-    let engine = Engine::new(specs).with_observer(each);
-    let mut health: HashMap<(usize, usize), Health> = HashMap::new();
-    for s in &engine.initial_snapshot().servers {
-        health.insert((s.vs, s.rs), state_of(s.up, None));
-    }
-    let (mut events, handle) = engine.start();
-    let mut quorum = QuorumMemory::default();
-    crate::state::update(&status, |s| s.dataplane.backend = backend.to_string());
-    apply(
-        &cfg,
-        &health,
-        &mut quorum,
-        &mut rec,
-        run_as,
-        fifo.as_deref(),
-        &status,
-    )
-    .await;
+        let run_as = match &cfg.global_defs.script_user {
+            Some(u) => RunAs::resolve(&shell_words::split(u).unwrap_or_default())?,
+            None => RunAs::default(),
+        };
+        let fifo = match &cfg.global_defs.lvs_notify_fifo {
+            Some(f) => Some(Arc::new(
+                Fifo::open(std::path::Path::new(&f.path))
+                    .map_err(|e| format!("lvs_notify_fifo {}: {e}", f.path))?,
+            )),
+            None => None,
+        };
 
-    loop {
-        tokio::select! {
-            _ = stop.changed() => break,
-            ev = events.recv() => {
-                let Some(ev) = ev else { break };
-                on_event(&cfg, &ev, &mut health, run_as, fifo.as_deref(), mailer.as_ref());
-                apply(&cfg, &health, &mut quorum, &mut rec, run_as, fifo.as_deref(), &status).await;
+        // Every run's outcome goes to the status (and the metrics, if any).
+        let st = status.clone();
+        let obs = observer.clone();
+        let each: Observer = Arc::new(move |vs, rs, kind, o: &keepalived_check::Outcome| {
+            crate::state::update(&st, |s| {
+                if let Some(r) = s
+                    .virtual_servers
+                    .get_mut(vs)
+                    .and_then(|v| v.real_servers.get_mut(rs))
+                {
+                    r.last_check = Some(format!("{kind}: {}", o.detail));
+                    r.last_latency_ms = Some(o.latency.as_secs_f64() * 1000.0);
+                    if o.ok {
+                        r.checks_ok += 1;
+                    } else {
+                        r.checks_failed += 1;
+                    }
+                }
+            });
+            if let Some(f) = &obs {
+                f(vs, rs, kind, o);
+            }
+        });
+        let engine = Engine::new(specs).with_observer(each);
+        let mut health: HashMap<(usize, usize), Health> = HashMap::new();
+        for s in &engine.initial_snapshot().servers {
+            health.insert((s.vs, s.rs), state_of(s.up, None));
+        }
+        let (mut events, handle) = engine.start();
+        apply(
+            &cfg,
+            &health,
+            &mut quorum,
+            &mut rec,
+            run_as,
+            fifo.as_deref(),
+            &status,
+        )
+        .await;
+
+        let next = loop {
+            tokio::select! {
+                _ = stop.changed() => break None,
+                r = reload.recv() => break r,
+                ev = events.recv() => {
+                    let Some(ev) = ev else { break None };
+                    on_event(&cfg, &ev, &mut health, run_as, fifo.as_deref(), mailer.as_ref());
+                    apply(&cfg, &health, &mut quorum, &mut rec, run_as, fifo.as_deref(), &status).await;
+                }
+            }
+        };
+        let last = handle.snapshot();
+        handle.stop().await;
+        let Some(next) = next else { break };
+        carried.clear();
+        for s in &last.servers {
+            let (vs, rs) = (
+                &cfg.virtual_servers[s.vs],
+                &cfg.virtual_servers[s.vs].real_servers[s.rs],
+            );
+            for (i, c) in s.checkers.iter().enumerate() {
+                carried.insert(checker_key(vs, rs, i), c.up);
             }
         }
+        // Quorum memory follows the virtual servers by name.
+        let names: HashMap<String, bool> = quorum
+            .up
+            .iter()
+            .filter_map(|(i, up)| cfg.virtual_servers.get(*i).map(|v| (vs_name(v), *up)))
+            .collect();
+        quorum.up = next
+            .cfg
+            .virtual_servers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| names.get(&vs_name(v)).map(|up| (i, *up)))
+            .collect();
+        cfg = next.cfg;
+        mailer = next.mailer;
+        tracing::info!(
+            "checkers reloaded ({} unchanged checker states kept)",
+            carried.len()
+        );
     }
-    handle.stop().await;
     // keepalived removes the services it created when it stops.
     if let Err(e) = rec.clear().await {
         tracing::warn!("removing our load-balancer table: {e}");
@@ -301,24 +374,36 @@ async fn apply(
     });
 }
 
-/// One status entry per virtual and real server, in config order.
+/// One status entry per virtual and real server, in config order; entries of
+/// servers that were already there (a reload) keep their counters.
 fn init_status(cfg: &Config, status: &Shared) {
-    let list = cfg
-        .virtual_servers
-        .iter()
-        .map(|vs| crate::state::VirtualServerStatus {
-            name: vs_name(vs),
-            quorum_up: true,
-            real_servers: vs
-                .real_servers
-                .iter()
-                .map(|rs| crate::state::RealServerStatus {
-                    address: rs_name(vs, rs),
-                    up: true,
-                    ..Default::default()
-                })
-                .collect(),
-        })
-        .collect();
-    crate::state::update(status, |s| s.virtual_servers = list);
+    crate::state::update(status, |s| {
+        let old = std::mem::take(&mut s.virtual_servers);
+        s.virtual_servers = cfg
+            .virtual_servers
+            .iter()
+            .map(|vs| {
+                let name = vs_name(vs);
+                let prev = old.iter().find(|v| v.name == name);
+                crate::state::VirtualServerStatus {
+                    quorum_up: prev.is_none_or(|p| p.quorum_up),
+                    real_servers: vs
+                        .real_servers
+                        .iter()
+                        .map(|rs| {
+                            let address = rs_name(vs, rs);
+                            prev.and_then(|p| p.real_servers.iter().find(|r| r.address == address))
+                                .cloned()
+                                .unwrap_or(crate::state::RealServerStatus {
+                                    address,
+                                    up: true,
+                                    ..Default::default()
+                                })
+                        })
+                        .collect(),
+                    name,
+                }
+            })
+            .collect();
+    });
 }

@@ -290,6 +290,9 @@ struct Running {
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<Result<(), String>>,
     config: String,
+    /// Where a new configuration goes for an in-place reload.
+    reload: Option<tokio::sync::mpsc::Sender<lvs::Reload>>,
+    vrrp_reload: Option<tokio::sync::mpsc::Sender<vrrp::Vrrp>>,
 }
 
 async fn start_vrrp(
@@ -302,11 +305,14 @@ async fn start_vrrp(
         v.mail_with(m.clone());
     }
     let (stop, rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(v.run(rx));
+    let (vrrp_reload, reload_rx) = tokio::sync::mpsc::channel(1);
+    let task = tokio::spawn(v.run(rx, reload_rx));
     Ok(Running {
         stop,
         task,
         config: vrrp_fingerprint(cfg),
+        reload: None,
+        vrrp_reload: Some(vrrp_reload),
     })
 }
 
@@ -374,9 +380,11 @@ async fn start_lvs(cfg: &keepalived_config::model::Config, sh: &Shared) -> Runni
                 }
             }
         });
+    let (reload, reload_rx) = tokio::sync::mpsc::channel(1);
     let task = tokio::spawn(lvs::run(
         cfg.clone(),
         rx,
+        reload_rx,
         sh.status.clone(),
         Some(observer),
         sh.mailer.clone(),
@@ -385,6 +393,8 @@ async fn start_lvs(cfg: &keepalived_config::model::Config, sh: &Shared) -> Runni
         stop,
         task,
         config: lvs_fingerprint(cfg),
+        reload: Some(reload),
+        vrrp_reload: None,
     }
 }
 
@@ -482,27 +492,58 @@ async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> Exit
                     t.abort();
                 }
                 metrics_task = start_metrics(&cfg, &sh).await;
-                if checkers.as_ref().map(|r| r.config.clone()) != Some(lvs_fingerprint(&cfg)) {
-                    if let Some(r) = checkers.take() {
-                        stop_vrrp(r).await;
+                let print = lvs_fingerprint(&cfg);
+                match checkers.as_mut() {
+                    Some(r) if r.config == print => {}
+                    Some(r) if with_lvs && !cfg.virtual_servers.is_empty() => {
+                        // In place: unchanged checkers keep their state, the
+                        // data plane gets only the difference.
+                        sh.metrics.clear();
+                        r.config = print;
+                        let msg = lvs::Reload { cfg: cfg.clone(), mailer: sh.mailer.clone() };
+                        if let Some(tx) = &r.reload {
+                            let _ = tx.send(msg).await;
+                        }
                     }
-                    sh.metrics.clear();
-                    if with_lvs && !cfg.virtual_servers.is_empty() {
-                        checkers = Some(start_lvs(&cfg, &sh).await);
+                    _ => {
+                        if let Some(r) = checkers.take() {
+                            stop_vrrp(r).await;
+                        }
+                        if with_lvs && !cfg.virtual_servers.is_empty() {
+                            checkers = Some(start_lvs(&cfg, &sh).await);
+                        }
                     }
                 }
                 let print = vrrp_fingerprint(&cfg);
-                if running.as_ref().is_some_and(|r| r.config == print) {
-                    tracing::info!("configuration reloaded, VRRP unchanged");
-                    continue;
-                }
-                if let Some(r) = running.take() {
-                    stop_vrrp(r).await;
-                }
-                if with_vrrp && !cfg.vrrp_instances.is_empty() {
-                    match start_vrrp(&cfg, &sh).await {
-                        Ok(r) => running = Some(r),
-                        Err(e) => tracing::error!("VRRP cannot start: {e}"),
+                let wanted = with_vrrp && !cfg.vrrp_instances.is_empty();
+                match running.as_mut() {
+                    Some(r) if r.config == print => {}
+                    Some(r) if wanted => {
+                        // In place: the running task keeps unchanged instances.
+                        match vrrp::Vrrp::new(&cfg).await {
+                            Ok(mut v) => {
+                                v.publish_to(sh.status.clone());
+                                if let Some(m) = &sh.mailer {
+                                    v.mail_with(m.clone());
+                                }
+                                r.config = print;
+                                if let Some(tx) = &r.vrrp_reload {
+                                    let _ = tx.send(v).await;
+                                }
+                            }
+                            Err(e) => tracing::error!("VRRP part of the reload refused, the running instances are kept: {e}"),
+                        }
+                    }
+                    _ => {
+                        if let Some(r) = running.take() {
+                            stop_vrrp(r).await;
+                        }
+                        if wanted {
+                            match start_vrrp(&cfg, &sh).await {
+                                Ok(r) => running = Some(r),
+                                Err(e) => tracing::error!("VRRP cannot start: {e}"),
+                            }
+                        }
                     }
                 }
                 tracing::info!("configuration reloaded");

@@ -29,6 +29,9 @@ type SockKey = (String, bool);
 
 /// What the daemon knows about an instance beyond its state machine.
 struct Ctx {
+    /// Everything of the configuration this instance depends on: equal prints
+    /// over a reload mean the instance keeps running untouched.
+    fingerprint: String,
     /// Interface adverts go out of (the VMAC when use_vmac without vmac_xmit_base).
     sock: SockKey,
     /// Interface that carries the VIPs and GARPs.
@@ -57,8 +60,12 @@ enum Work {
     Garp(usize, u32),
     /// Remove leftover VIPs of a previous run (crash) before starting.
     Clean(usize),
-    /// Shutdown barrier: reply once everything before it is done.
-    Flush(tokio::sync::oneshot::Sender<()>),
+    /// Barrier: reply once everything before it is done; on the final stop
+    /// the no_accept table goes too.
+    Flush {
+        done: tokio::sync::oneshot::Sender<()>,
+        remove_firewall: bool,
+    },
 }
 
 /// Things the tracking tasks report.
@@ -133,6 +140,40 @@ fn scope_number(s: &str) -> Option<u8> {
         "nowhere" => 255,
         n => n.parse().ok()?,
     })
+}
+
+/// The parts of a configuration an instance depends on (see [`Ctx::fingerprint`]).
+fn instance_fingerprint(cfg: &Config, i: &VrrpInstance) -> String {
+    let g = serde_json::to_value(&cfg.global_defs).unwrap_or_default();
+    let globals: serde_json::Map<String, serde_json::Value> = g
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| {
+                    k.starts_with("vrrp_")
+                        || k.starts_with("nftables")
+                        || ["script_user", "enable_script_security"].contains(&k.as_str())
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let scripts: Vec<_> = cfg
+        .vrrp_scripts
+        .iter()
+        .filter(|s| i.track_script.iter().any(|t| t.name == s.name))
+        .collect();
+    let files: Vec<_> = cfg
+        .track_files
+        .iter()
+        .filter(|f| i.track_file.iter().any(|t| t.name == f.name))
+        .collect();
+    let groups: Vec<_> = cfg
+        .sync_groups
+        .iter()
+        .filter(|g| g.group.contains(&i.name))
+        .collect();
+    serde_json::json!([i, globals, scripts, files, groups]).to_string()
 }
 
 /// With enable_script_security, a script run as root that others could change
@@ -481,7 +522,9 @@ impl Vrrp {
             None => strict && base_priority != 255,
         };
         let (run_as, secure) = (self.run_as, self.secure_only);
+        let fingerprint = instance_fingerprint(cfg, i);
         self.ctx.push(Ctx {
+            fingerprint,
             sock: (sock_if, ipv6),
             vip_ifindex,
             vip_ifname,
@@ -575,18 +618,18 @@ impl Vrrp {
         rx
     }
 
-    /// Runs until `stop` turns true, then stops gracefully (priority 0, VIPs
-    /// removed, VMACs deleted).
-    pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> Result<(), String> {
-        // Sockets, one per interface and family, each with a reader task.
-        let (pkt_tx, mut pkt_rx) = mpsc::channel::<(SockKey, RawPacket)>(1024);
-        let mut sockets: HashMap<SockKey, Arc<VrrpSocket>> = HashMap::new();
+    /// Opens the sockets this configuration needs that are not open yet; each
+    /// gets a reader task feeding `pkt_tx`.
+    async fn open_sockets(
+        &self,
+        sockets: &mut HashMap<SockKey, Arc<VrrpSocket>>,
+        pkt_tx: &mpsc::Sender<(SockKey, RawPacket)>,
+    ) -> Result<(), String> {
         for c in &self.ctx {
             if sockets.contains_key(&c.sock) {
                 continue;
             }
-            let multicast = true;
-            let s = VrrpSocket::open(&c.sock.0, c.sock.1, multicast)
+            let s = VrrpSocket::open(&c.sock.0, c.sock.1, true)
                 .await
                 .map_err(|e| format!("VRRP socket on {}: {e}", c.sock.0))?;
             let s = Arc::new(s);
@@ -609,8 +652,15 @@ impl Vrrp {
                 }
             });
         }
+        Ok(())
+    }
 
-        // The worker applies address changes in order.
+    /// Starts the worker that applies address changes in order.
+    /// `first`: the daemon's first generation, which clears a crash's leftovers.
+    fn start_worker(
+        &self,
+        first: bool,
+    ) -> (mpsc::UnboundedSender<Work>, tokio::task::JoinHandle<()>) {
         let (work_tx, work_rx) = mpsc::unbounded_channel::<Work>();
         let worker_ctx: Vec<WorkerCtx> = self
             .ctx
@@ -631,83 +681,168 @@ impl Vrrp {
             .iter()
             .any(|c| c.no_accept)
             .then(|| NoAccept::new(self.firewall_table.clone()));
-        let worker = tokio::spawn(worker(
+        let handle = tokio::spawn(worker(
             self.nl.clone(),
             worker_ctx,
-            firewall.clone(),
+            firewall,
+            first,
             work_rx,
         ));
-        for k in 0..self.ctx.len() {
-            let _ = work_tx.send(Work::Clean(k));
-        }
+        (work_tx, handle)
+    }
 
-        let (track_tx, mut track_rx) = mpsc::channel::<TrackEvent>(256);
-        self.spawn_trackers(track_tx.clone(), &stop);
-
-        let mut out: Vec<Vec<Action>> = vec![Vec::new(); self.instances.len()];
-        let now = Instant::now();
-        for ((inst, c), out) in self.instances.iter_mut().zip(&self.ctx).zip(&mut out) {
-            if c.track.fault() {
-                inst.handle(now, Input::Fault(true), out);
-            }
-            let p = c.track.effective_priority();
-            if p != inst.config().priority {
-                inst.handle(now, Input::Priority(p), out);
-            }
-            inst.handle(now, Input::Start, out);
-        }
-        self.apply(&mut out, &sockets, &work_tx).await;
-
+    /// Runs until `stop` turns true, then stops gracefully (priority 0, VIPs
+    /// removed, VMACs deleted). A new configuration on `reload` replaces this
+    /// one in place: instances whose configuration did not change keep their
+    /// state, VIPs and timers, and send nothing extra; the others are stopped
+    /// or started.
+    pub async fn run(
+        mut self,
+        mut stop: watch::Receiver<bool>,
+        mut reload: mpsc::Receiver<Vrrp>,
+    ) -> Result<(), String> {
+        let (pkt_tx, mut pkt_rx) = mpsc::channel::<(SockKey, RawPacket)>(1024);
+        let mut sockets: HashMap<SockKey, Arc<VrrpSocket>> = HashMap::new();
+        // Instances that start now (false: carried over a reload, running).
+        let mut fresh = vec![true; self.instances.len()];
         loop {
-            let deadline = self
+            self.open_sockets(&mut sockets, &pkt_tx).await?;
+            let (work_tx, worker) = self.start_worker(fresh.iter().all(|f| *f));
+            // VIPs a crash of ours left behind go first (a fresh start only).
+            for (k, f) in fresh.iter().enumerate() {
+                if *f {
+                    let _ = work_tx.send(Work::Clean(k));
+                }
+            }
+            let (gen_stop, gen_rx) = watch::channel(false);
+            let (track_tx, mut track_rx) = mpsc::channel::<TrackEvent>(256);
+            self.spawn_trackers(track_tx, &gen_rx);
+
+            let mut out: Vec<Vec<Action>> = vec![Vec::new(); self.instances.len()];
+            let now = Instant::now();
+            for (((inst, c), out), f) in self
                 .instances
-                .iter()
-                .filter_map(Instance::poll_timeout)
-                .min();
-            let sleep = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-                    None => std::future::pending().await,
+                .iter_mut()
+                .zip(&self.ctx)
+                .zip(&mut out)
+                .zip(&fresh)
+            {
+                if !f {
+                    continue;
                 }
-            };
-            tokio::select! {
-                biased;
-                _ = stop.changed() => break,
-                Some((key, raw)) = pkt_rx.recv() => {
-                    self.on_packet(&key, &raw, &mut out);
+                if c.track.fault() {
+                    inst.handle(now, Input::Fault(true), out);
                 }
-                Some(ev) = track_rx.recv() => self.on_track(ev, &mut out),
-                _ = sleep => {
-                    let now = Instant::now();
-                    for (k, inst) in self.instances.iter_mut().enumerate() {
-                        if inst.poll_timeout().is_some_and(|d| d <= now) {
-                            inst.handle_timeout(now, &mut out[k]);
+                let p = c.track.effective_priority();
+                if p != inst.config().priority {
+                    inst.handle(now, Input::Priority(p), out);
+                }
+                inst.handle(now, Input::Start, out);
+            }
+            self.apply(&mut out, &sockets, &work_tx).await;
+
+            let next = loop {
+                let deadline = self
+                    .instances
+                    .iter()
+                    .filter_map(Instance::poll_timeout)
+                    .min();
+                let sleep = async {
+                    match deadline {
+                        Some(d) => {
+                            tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await
+                        }
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    biased;
+                    _ = stop.changed() => break None,
+                    Some(next) = reload.recv() => break Some(next),
+                    Some((key, raw)) = pkt_rx.recv() => {
+                        self.on_packet(&key, &raw, &mut out);
+                    }
+                    Some(ev) = track_rx.recv() => self.on_track(ev, &mut out),
+                    _ = sleep => {
+                        let now = Instant::now();
+                        for (k, inst) in self.instances.iter_mut().enumerate() {
+                            if inst.poll_timeout().is_some_and(|d| d <= now) {
+                                inst.handle_timeout(now, &mut out[k]);
+                            }
                         }
                     }
                 }
-            }
-            self.apply(&mut out, &sockets, &work_tx).await;
-        }
+                self.apply(&mut out, &sockets, &work_tx).await;
+            };
+            let _ = gen_stop.send(true);
 
-        // Graceful stop.
-        let now = Instant::now();
-        for (k, inst) in self.instances.iter_mut().enumerate() {
-            inst.handle(now, Input::Shutdown, &mut out[k]);
-        }
-        self.apply(&mut out, &sockets, &work_tx).await;
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let _ = work_tx.send(Work::Flush(tx));
-        let _ = rx.await;
-        drop(work_tx);
-        let _ = worker.await;
-        for c in &self.ctx {
-            if let Some(name) = &c.vmac {
-                if let Err(e) = keepalived_netif::vmac::delete_link(&self.nl, name).await {
-                    tracing::warn!("deleting {name}: {e}");
+            // Carry unchanged instances over to the new configuration.
+            let mut next = next;
+            let mut kept = vec![false; self.instances.len()];
+            let mut carried = Vec::new();
+            if let Some(n) = next.as_mut() {
+                carried = n
+                    .ctx
+                    .iter()
+                    .map(|c| {
+                        (0..self.instances.len())
+                            .find(|&j| !kept[j] && self.ctx[j].fingerprint == c.fingerprint)
+                            .inspect(|&j| kept[j] = true)
+                    })
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, j)| {
+                        if let Some(j) = j {
+                            std::mem::swap(&mut n.instances[k], &mut self.instances[j]);
+                            std::mem::swap(&mut n.ctx[k].track, &mut self.ctx[j].track);
+                            std::mem::swap(&mut n.history[k], &mut self.history[j]);
+                        }
+                        j.is_some()
+                    })
+                    .collect();
+            }
+            // Stop the others (all of them when stopping).
+            let now = Instant::now();
+            for (k, inst) in self.instances.iter_mut().enumerate() {
+                if !kept[k] {
+                    inst.handle(now, Input::Shutdown, &mut out[k]);
                 }
             }
+            self.apply(&mut out, &sockets, &work_tx).await;
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let _ = work_tx.send(Work::Flush {
+                done: tx,
+                remove_firewall: next.is_none(),
+            });
+            let _ = rx.await;
+            drop(work_tx);
+            let _ = worker.await;
+            for (k, c) in self.ctx.iter().enumerate() {
+                let still = next
+                    .as_ref()
+                    .is_some_and(|n| n.ctx.iter().any(|o| o.vmac == c.vmac));
+                if let (Some(name), false, false) = (&c.vmac, kept[k], still) {
+                    if let Err(e) = keepalived_netif::vmac::delete_link(&self.nl, name).await {
+                        tracing::warn!("deleting {name}: {e}");
+                    }
+                }
+            }
+            let Some(mut n) = next else { return Ok(()) };
+            tracing::info!(
+                "VRRP reloaded: {} instance(s) kept running, {} started, {} stopped",
+                carried.iter().filter(|c| **c).count(),
+                carried.iter().filter(|c| !**c).count(),
+                kept.iter().filter(|k| !**k).count()
+            );
+            n.status = self.status.take();
+            if n.mailer.is_none() {
+                n.mailer = self.mailer.take();
+            }
+            n.drops = std::mem::take(&mut self.drops);
+            fresh = carried.iter().map(|c| !c).collect();
+            self = n;
         }
-        Ok(())
     }
 
     fn on_packet(&mut self, key: &SockKey, raw: &RawPacket, out: &mut [Vec<Action>]) {
@@ -915,8 +1050,14 @@ impl Vrrp {
             }
             let interval = secs(s.interval.unwrap_or(1.0)).max(Duration::from_millis(10));
             let timeout = secs(s.timeout.unwrap_or(s.interval.unwrap_or(1.0)));
-            let mut filter =
-                ScriptFilter::new(s.rise.unwrap_or(1), s.fall.unwrap_or(1), !s.init_fail);
+            // Start from the state the instances hold (a reload keeps it).
+            let init_up = self
+                .script_users
+                .get(&s.name)
+                .and_then(|u| u.first())
+                .and_then(|&(k, o)| self.ctx[k].track.is_up(o))
+                .unwrap_or(!s.init_fail);
+            let mut filter = ScriptFilter::new(s.rise.unwrap_or(1), s.fall.unwrap_or(1), init_up);
             let name = s.name.clone();
             let tx = tx.clone();
             let mut stop = stop.clone();
@@ -1060,9 +1201,10 @@ async fn worker(
     nl: Arc<Netlink>,
     ctx: Vec<WorkerCtx>,
     firewall: Option<NoAccept>,
+    first: bool,
     mut rx: mpsc::UnboundedReceiver<Work>,
 ) {
-    if let Some(fw) = &firewall {
+    if let (Some(fw), true) = (&firewall, first) {
         // A table left by a crash of ours holds stale VIPs: start from empty.
         if let Err(e) = fw.remove().await {
             tracing::warn!("no_accept firewall: {e}");
@@ -1180,8 +1322,11 @@ async fn worker(
                     });
                 }
             }
-            Work::Flush(done) => {
-                if let Some(f) = &firewall {
+            Work::Flush {
+                done,
+                remove_firewall,
+            } => {
+                if let (Some(f), true) = (&firewall, remove_firewall) {
                     if let Err(e) = f.remove().await {
                         tracing::warn!("no_accept firewall: {e}");
                     }

@@ -179,3 +179,138 @@ fn sorry_server_on_lost_quorum() {
     );
     assert_eq!(requests(&net, 10), counts(&[("web1", 5), ("web2", 5)]));
 }
+
+/// A reload that changes one real server's weight is one data-plane operation
+/// and fails no request under load; status and metrics report the servers and
+/// their checks.
+#[test]
+fn reload_one_server_is_one_operation() {
+    let Some(net) = lab() else { return };
+    let _w: Vec<Proc> = (0..3).map(|i| web(&net, i)).collect();
+    let cfg = |w3: u32| {
+        config("wrr", "", [1, 1, w3]).replace(
+            "    lvs_backend nftables\n",
+            "    lvs_backend nftables\n    metrics_listen 127.0.0.1:9650\n",
+        )
+    };
+    let conf = net.file("dir.conf", &cfg(1));
+    let sock = net.dir.join("dir.sock");
+    let mut d = net.spawn(
+        DIRECTOR,
+        env!("CARGO_BIN_EXE_keepalived-rs"),
+        &[
+            "-n",
+            "-l",
+            "-D",
+            "-f",
+            path_str(&conf),
+            "--control-socket",
+            path_str(&sock),
+        ],
+    );
+    d.expect_all(&[
+        "Using the nftables data plane",
+        "Entering MASTER STATE",
+        "metrics on",
+    ]);
+    assert_eq!(
+        requests(&net, 30),
+        counts(&[("web1", 10), ("web2", 10), ("web3", 10)])
+    );
+
+    // Client load through the VIP while the reload happens.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ns = net.ns(CLIENT).to_string();
+    let flag = stop.clone();
+    let load = std::thread::spawn(move || {
+        let (mut ok, mut failed) = (0, 0);
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let st = std::process::Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &ns,
+                    "curl",
+                    "-sf",
+                    "-m",
+                    "3",
+                    "-o",
+                    "/dev/null",
+                ])
+                .arg(format!("http://{VIP}/"))
+                .status()
+                .unwrap();
+            if st.success() {
+                ok += 1;
+            } else {
+                failed += 1;
+            }
+        }
+        (ok, failed)
+    });
+    std::fs::write(&conf, cfg(4)).unwrap();
+    d.signal(nix::sys::signal::Signal::SIGHUP);
+    d.expect(|l| l.contains("checkers reloaded"), "in-place reload");
+    d.expect(
+        |l| l.contains("data plane: 1 operation(s)"),
+        "one operation",
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed) = load.join().unwrap();
+    assert!(ok > 0);
+    assert_eq!(failed, 0, "{ok} ok, {failed} failed during the reload");
+    // 1:1:4 now; an incremental slot change keeps the share, not the order.
+    let spread = requests(&net, 60);
+    assert_eq!(spread.get("fail"), None, "{spread:?}");
+    assert!(
+        spread["web3"] >= 30 && spread["web1"] >= 5 && spread["web2"] >= 5,
+        "{spread:?}"
+    );
+    assert_eq!(
+        d.count(|l| l.contains("Entering")),
+        2,
+        "no VRRP transition on reload"
+    );
+
+    // Status and metrics.
+    let out = net.exec(
+        DIRECTOR,
+        &[
+            env!("CARGO_BIN_EXE_keepalived-rs"),
+            "status",
+            "--json",
+            "--socket",
+            path_str(&sock),
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rss = v["virtual_servers"][0]["real_servers"].as_array().unwrap();
+    assert_eq!(rss.len(), 3);
+    assert!(rss
+        .iter()
+        .all(|r| r["up"] == true && r["checks_ok"].as_u64().unwrap() > 0));
+    assert_eq!(rss[2]["weight"], 4);
+    assert_eq!(v["instances"][0]["state"], "MASTER");
+    assert_eq!(v["reloads"], 1);
+    let text = net.exec(
+        DIRECTOR,
+        &[
+            env!("CARGO_BIN_EXE_keepalived-rs"),
+            "status",
+            "--socket",
+            path_str(&sock),
+        ],
+    );
+    assert!(
+        text.contains("VI_1") && text.contains("10.20.0.13"),
+        "{text}"
+    );
+    let m = net.exec(DIRECTOR, &["curl", "-s", "http://127.0.0.1:9650/metrics"]);
+    assert!(
+        m.contains("keepalived_rs_vrrp_state{instance=\"VI_1\",state=\"MASTER\"} 1"),
+        "{m}"
+    );
+    assert!(m.contains("keepalived_rs_real_server_weight"), "{m}");
+    assert!(m.contains("keepalived_rs_checks_total"), "{m}");
+    assert!(m.contains("keepalived_rs_reloads_total 1"), "{m}");
+}

@@ -9,6 +9,7 @@
 
 pub mod backend;
 pub mod diff;
+pub mod ipvs;
 pub mod model;
 pub mod nft;
 

@@ -78,6 +78,14 @@ impl TrackSet {
         self.objects.iter().position(|(o, _)| o.name == name)
     }
 
+    /// The up/down status of an object (None for a track_file value or out of range).
+    pub fn is_up(&self, index: usize) -> Option<bool> {
+        match self.objects.get(index)?.1 {
+            Status::Up(u) => Some(u),
+            Status::Value(_) => None,
+        }
+    }
+
     /// Records an up/down status; true when priority or fault changed.
     /// Out of range indices are ignored.
     pub fn set(&mut self, index: usize, up: bool) -> bool {

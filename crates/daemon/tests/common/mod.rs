@@ -384,6 +384,19 @@ impl Proc {
         self.log.lock().unwrap().join("\n")
     }
 
+    /// How many lines were seen so far (for [`Proc::count_since`]).
+    pub fn mark(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+
+    /// Lines seen after `mark` that match.
+    pub fn count_since(&self, mark: usize, pred: impl Fn(&str) -> bool) -> usize {
+        self.log.lock().unwrap()[mark..]
+            .iter()
+            .filter(|l| pred(l))
+            .count()
+    }
+
     /// Lines seen so far that match.
     pub fn count(&self, pred: impl Fn(&str) -> bool) -> usize {
         self.log.lock().unwrap().iter().filter(|l| pred(l)).count()
