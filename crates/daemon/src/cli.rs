@@ -73,9 +73,9 @@ pub enum Command {
     /// three web servers, a mail server) and narrates failures and failovers.
     /// Needs root.
     Lab {
-        /// Keep the logs and configs after a successful run.
+        /// Leave the lab up at the end, and print the commands to explore it.
         #[arg(long)]
-        keep_logs: bool,
+        keep: bool,
     },
     /// Shows what the running daemon is doing (VRRP instances, virtual servers).
     Status {

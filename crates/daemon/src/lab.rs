@@ -22,6 +22,31 @@ const MAIL: &str = "10.100.0.25";
 /// Bound on every wait of the lab; far above the protocol's intervals.
 const WAIT: Duration = Duration::from_secs(40);
 
+/// Set by SIGINT / SIGTERM: every wait of the lab ends, and the lab tears down.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_signal(_: nix::libc::c_int) {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn catch_interrupts() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let act = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe;
+        // children get the default disposition back at exec.
+        let _ = unsafe { sigaction(sig, &act) };
+    }
+}
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// A line from one of the lab's processes.
 struct Line {
     from: String,
@@ -32,13 +57,24 @@ struct Lab {
     prefix: String,
     dir: PathBuf,
     bin: PathBuf,
-    namespaces: Vec<String>,
+    namespaces: Arc<Mutex<Vec<String>>>,
     procs: Arc<Mutex<Vec<(String, Child)>>>,
     tx: Sender<Line>,
     rx: Receiver<Line>,
     /// Every line received so far, and how far each source has been read.
     history: std::cell::RefCell<(Vec<Line>, std::collections::HashMap<String, usize>)>,
+    totals: std::cell::RefCell<Totals>,
     t0: Instant,
+}
+
+/// What the summary table shows.
+#[derive(Default)]
+struct Totals {
+    ok: usize,
+    failed: usize,
+    failover_ms: Option<u128>,
+    failover_failed: usize,
+    mails: usize,
 }
 
 fn sh(args: &[&str]) -> Result<(), String> {
@@ -67,11 +103,12 @@ impl Lab {
             prefix,
             dir,
             bin: std::env::current_exe().map_err(|e| e.to_string())?,
-            namespaces: Vec::new(),
+            namespaces: Arc::new(Mutex::new(Vec::new())),
             procs: Arc::new(Mutex::new(Vec::new())),
             tx,
             rx,
             history: Default::default(),
+            totals: Default::default(),
             t0: Instant::now(),
         })
     }
@@ -88,7 +125,10 @@ impl Lab {
     fn build(&mut self) -> Result<(), String> {
         let sw = self.ns("sw");
         sh(&["ip", "netns", "add", &sw])?;
-        self.namespaces.push(sw.clone());
+        self.namespaces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(sw.clone());
         for br in ["front", "back"] {
             sh(&["ip", "-n", &sw, "link", "add", br, "type", "bridge"])?;
             sh(&["ip", "-n", &sw, "link", "set", br, "up"])?;
@@ -117,7 +157,10 @@ impl Lab {
         for (i, (host, links)) in hosts.iter().enumerate() {
             let ns = self.ns(host);
             sh(&["ip", "netns", "add", &ns])?;
-            self.namespaces.push(ns.clone());
+            self.namespaces
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(ns.clone());
             sh(&["ip", "-n", &ns, "link", "set", "lo", "up"])?;
             for (k, (br, addr)) in links.iter().enumerate() {
                 let dev = format!("eth{k}");
@@ -232,9 +275,13 @@ impl Lab {
                 return Ok(lines[i].text.clone());
             }
             cursors.insert(from.to_string(), lines.len());
+            if interrupted() {
+                return Err("interrupted".into());
+            }
             let left = end.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
+            match self.rx.recv_timeout(left.min(Duration::from_millis(100))) {
                 Ok(l) => lines.push(l),
+                Err(_) if !left.is_zero() => {}
                 Err(_) => {
                     return Err(format!(
                         "waited {WAIT:?} for `{text}` from {from}; logs in {}",
@@ -298,8 +345,50 @@ impl Lab {
         Ok(counts)
     }
 
+    /// Requests in a loop from the client until the returned flag is set; the
+    /// thread returns (ok, failed).
+    fn background_traffic(
+        &self,
+    ) -> (
+        Arc<std::sync::atomic::AtomicBool>,
+        std::thread::JoinHandle<(usize, usize)>,
+    ) {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let ns = PathBuf::from("/run/netns").join(self.ns("client"));
+        let h = std::thread::spawn(move || {
+            let Ok(f) = std::fs::File::open(&ns) else {
+                return (0, 0);
+            };
+            if nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).is_err() {
+                return (0, 0);
+            }
+            let (mut ok, mut failed) = (0, 0);
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) && !interrupted() {
+                if get(VIPS[0]) == "failed" {
+                    failed += 1;
+                } else {
+                    ok += 1;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (ok, failed)
+        });
+        (stop, h)
+    }
+
     fn show_traffic(&self, n: usize) -> Result<Vec<(String, usize)>, String> {
         let c = self.traffic(n)?;
+        {
+            let mut t = self.totals.borrow_mut();
+            for (k, v) in &c {
+                if k == "failed" {
+                    t.failed += v;
+                } else {
+                    t.ok += v;
+                }
+            }
+        }
         let text: Vec<String> = c.iter().map(|(k, v)| format!("{k} {v}")).collect();
         self.say(&format!(
             "client: {n} requests to http://{}/ → {}",
@@ -310,7 +399,15 @@ impl Lab {
     }
 
     fn teardown(&mut self) {
-        let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
+        teardown(&self.procs, &self.namespaces);
+    }
+}
+
+/// Stops every process of the lab and deletes its namespaces (also from the
+/// Ctrl-C handler).
+fn teardown(procs: &Mutex<Vec<(String, Child)>>, namespaces: &Mutex<Vec<String>>) {
+    {
+        let mut procs = procs.lock().unwrap_or_else(|e| e.into_inner());
         for (_, c) in procs.iter_mut() {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(c.id() as i32),
@@ -326,9 +423,10 @@ impl Lab {
             let _ = c.wait();
         }
         procs.clear();
-        for ns in self.namespaces.drain(..).rev() {
-            let _ = Command::new("ip").args(["netns", "del", &ns]).status();
-        }
+    }
+    let mut ns = namespaces.lock().unwrap_or_else(|e| e.into_inner());
+    for n in ns.drain(..).rev() {
+        let _ = Command::new("ip").args(["netns", "del", &n]).status();
     }
 }
 
@@ -453,7 +551,9 @@ virtual_server {} 80 {{
 }
 
 /// Runs the lab; returns non-zero when a step did not happen as it should.
-pub fn run(keep_logs: bool) -> ExitCode {
+/// With `keep`, everything stays up at the end, and the commands to explore it
+/// are printed.
+pub fn run(keep: bool) -> ExitCode {
     if !nix::unistd::Uid::effective().is_root() {
         eprintln!("keepalived-rs lab: needs root (it creates network namespaces)");
         return ExitCode::from(1);
@@ -464,6 +564,7 @@ pub fn run(keep_logs: bool) -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    catch_interrupts();
     let mut lab = match Lab::new() {
         Ok(l) => l,
         Err(e) => {
@@ -473,16 +574,42 @@ pub fn run(keep_logs: bool) -> ExitCode {
     };
     let dir = lab.dir.clone();
     let r = script(&mut lab);
+    if keep && r.is_ok() {
+        let p = &lab.prefix;
+        let bin = lab.bin.display();
+        println!("\nThe lab stays up (--keep). Explore it:");
+        println!("  ip netns exec {p}-client curl -s http://{}/", VIPS[0]);
+        println!(
+            "  ip netns exec {p}-lb1 {bin} status --socket {}/lb1.sock",
+            dir.display()
+        );
+        println!("  ip netns exec {p}-lb1 nft list table inet keepalived_rs_lb");
+        println!("  ip -n {p}-lb1 addr show eth0");
+        println!("  logs and configs: {}", dir.display());
+        println!("Tear it down:");
+        println!(
+            "  pkill -f {dir}/; for n in $(ip netns list | grep -o '^{p}-[a-z0-9]*'); do ip netns del $n; done",
+            dir = dir.display()
+        );
+        // Leave the processes and namespaces to the user.
+        lab.procs.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        lab.namespaces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        return ExitCode::SUCCESS;
+    }
     lab.teardown();
     match r {
         Ok(()) => {
-            println!("\nlab finished: every step happened as expected.");
-            if keep_logs {
-                println!("logs and configs: {}", dir.display());
-            } else {
-                let _ = std::fs::remove_dir_all(&dir);
-            }
+            println!("\nlab finished: every step happened as expected; everything was removed.");
+            let _ = std::fs::remove_dir_all(&dir);
             ExitCode::SUCCESS
+        }
+        Err(e) if interrupted() => {
+            eprintln!("\nlab interrupted ({e}); everything was removed.");
+            let _ = std::fs::remove_dir_all(&dir);
+            ExitCode::from(130)
         }
         Err(e) => {
             eprintln!("\nlab failed: {e}");
@@ -517,7 +644,7 @@ fn script(lab: &mut Lab) -> Result<(), String> {
     lab.expect("lb1", "(VI_1) Entering MASTER STATE")?;
     lab.say("lb1 is MASTER for VI_1 (after master-down: 3 × 1 s + skew), lb2 is BACKUP");
     let m = lab.expect("mail", "[LB1] VRRP Instance VI_1 - Entering MASTER state")?;
-    lab.say(&format!("mail received: {}", m.trim()));
+    lab.mail(&m);
     // The checkers find every server up; the pool is complete.
     let c = lab.show_traffic(30)?;
     if c.len() != 3 || c.iter().any(|(k, _)| k == "failed") {
@@ -529,7 +656,7 @@ fn script(lab: &mut Lab) -> Result<(), String> {
     let l = lab.expect("lb1", "Removing service [10.200.0.12]:tcp:80")?;
     lab.say(&format!("lb1: {}", tail(&l)));
     let m = lab.expect("mail", "[LB1] Realserver [10.200.0.12]:tcp:80")?;
-    lab.say(&format!("mail received: {}", m.trim()));
+    lab.mail(&m);
     let c = lab.show_traffic(30)?;
     if c.iter().any(|(k, _)| k == "web2" || k == "failed") {
         return Err(format!("web2 should be out of the pool, got {c:?}"));
@@ -541,33 +668,109 @@ fn script(lab: &mut Lab) -> Result<(), String> {
     lab.say(&format!("lb1: {}", tail(&l)));
     lab.show_traffic(30)?;
 
-    lab.say("kill -9 of lb1, the MASTER");
+    lab.say("lb1, the MASTER, dies (kill -9 and its links go down, as in a power cut) while the client sends a request every 20 ms");
+    let (stop, load) = lab.background_traffic();
+    std::thread::sleep(Duration::from_millis(300));
     lab.kill("lb1", nix::sys::signal::Signal::SIGKILL);
+    for dev in ["eth0", "eth1"] {
+        sh(&["ip", "-n", &lab.ns("lb1"), "link", "set", dev, "down"])?;
+    }
     let started = Instant::now();
     lab.expect("lb2", "(VI_1) Entering MASTER STATE")?;
+    let ms = started.elapsed().as_millis();
     lab.say(&format!(
-        "lb2 is MASTER {:.2} s later (master-down interval), it sends gratuitous ARPs",
-        started.elapsed().as_secs_f64()
+        "lb2 is MASTER {ms} ms later (the master-down interval: 3 × 1 s + skew 0.65 s, from the last advert), and sends gratuitous ARPs"
     ));
     let m = lab.expect("mail", "[LB2] VRRP Instance VI_1 - Entering MASTER state")?;
-    lab.say(&format!("mail received: {}", m.trim()));
-    // lb1's crash left its VIPs and nftables table behind, as a crash does: in
-    // the lab, lb1 "reboots" (its namespace keeps them), and keepalived-rs
-    // removes its leftovers when it starts.
+    lab.mail(&m);
+    // Let the client see the new MASTER, then stop the load.
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed) = load.join().map_err(|_| "client thread panicked")?;
+    lab.say(&format!(
+        "client during the failover: {ok} requests answered, {failed} failed (nobody owned the VIP until lb2 took it)"
+    ));
+    {
+        let mut t = lab.totals.borrow_mut();
+        t.failover_ms = Some(ms);
+        t.failover_failed = failed;
+        t.ok += ok;
+        t.failed += failed;
+    }
     let c = lab.show_traffic(30)?;
     if c.iter().any(|(k, _)| k == "failed") {
         return Err(format!("traffic through lb2 failed: {c:?}"));
     }
 
-    lab.say("restarting lb1: it removes what the crash left, then preempts (priority 100 > 90)");
+    lab.say("lb1 comes back: links up, keepalived-rs removes what the crash left (VIPs, tables), then preempts (priority 100 > 90)");
+    for dev in ["eth0", "eth1"] {
+        sh(&["ip", "-n", &lab.ns("lb1"), "link", "set", dev, "up"])?;
+    }
     lab.director(1, "b")?;
     lab.expect("lb1", "(VI_1) Entering MASTER STATE")?;
     lab.expect("lb2", "(VI_1) Entering BACKUP STATE")?;
     lab.say("lb1 is MASTER again, lb2 BACKUP");
     lab.show_traffic(30)?;
+
+    lab.say("reloading lb1 with a broken configuration (a typo: `lb_algo rrr`)");
+    let conf = lab.dir.join("lb1.conf");
+    let good = std::fs::read_to_string(&conf).map_err(|e| e.to_string())?;
+    std::fs::write(&conf, good.replace("lb_algo rr", "lb_algo rrr")).map_err(|e| e.to_string())?;
+    lab.kill("lb1", nix::sys::signal::Signal::SIGHUP);
+    let l = lab.expect("lb1", "reload refused")?;
+    lab.say(&format!("lb1: {}", tail(&l)));
+    let c = lab.show_traffic(30)?;
+    if c.iter().any(|(k, _)| k == "failed") || c.len() != 3 {
+        return Err(format!(
+            "the running configuration should be untouched, got {c:?}"
+        ));
+    }
+    std::fs::write(&conf, good).map_err(|e| e.to_string())?;
+
+    let t = lab.totals.borrow();
+    println!();
+    println!("  requests answered      {:>6}", t.ok);
+    println!(
+        "  requests failed        {:>6}   ({} during the failover)",
+        t.failed, t.failover_failed
+    );
+    println!(
+        "  failover (kill -9)     {:>6} ms",
+        t.failover_ms
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| "-".into())
+    );
+    println!(
+        "  mails received         {:>6}",
+        lab.mails_received().max(t.mails)
+    );
     Ok(())
 }
 
+impl Lab {
+    /// Every message the mail server printed so far.
+    fn mails_received(&self) -> usize {
+        let mut h = self.history.borrow_mut();
+        while let Ok(l) = self.rx.try_recv() {
+            h.0.push(l);
+        }
+        h.0.iter()
+            .filter(|l| l.from == "mail" && l.text.starts_with("mail from"))
+            .count()
+    }
+
+    fn mail(&self, line: &str) {
+        self.totals.borrow_mut().mails += 1;
+        self.say(&format!("mail received: {}", line.trim()));
+    }
+}
+
+/// A log line without its time stamp and level.
 fn tail(line: &str) -> &str {
-    line.split("  INFO ").nth(1).unwrap_or(line).trim()
+    let rest = line.split_once(' ').map_or(line, |(_, r)| r).trim_start();
+    ["INFO ", "WARN ", "ERROR ", "DEBUG "]
+        .iter()
+        .find_map(|l| rest.strip_prefix(l))
+        .unwrap_or(rest)
+        .trim()
 }

@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Genhash(g)) => genhash(g),
         Some(Command::LabWeb { name, listen }) => lab_web(name, *listen),
-        Some(Command::Lab { keep_logs }) => lab::run(*keep_logs),
+        Some(Command::Lab { keep }) => lab::run(*keep),
         Some(Command::LabSmtp { listen }) => lab_smtp(*listen),
         Some(Command::Status { json, socket }) => status::status_command(socket, *json),
         None => run_keepalived(&cli),
