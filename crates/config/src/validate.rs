@@ -476,6 +476,35 @@ pub fn validate(nodes: &[Node], host: HostChecks, diags: &mut Diagnostics) {
             _ => check_ip_port(vs, "virtual_server", diags),
         }
         check_protocol(vs, diags);
+        // keepalived fills these in with a warning that `-t` counts as an error.
+        let fwmark = a.first().is_some_and(|t| t.text == "fwmark");
+        if !fwmark && find(vs, "protocol").is_none() {
+            diags.push(
+                Diagnostic::fixup(
+                    span,
+                    "virtual server without protocol: keepalived defaults to UDP",
+                )
+                .hint("write `protocol TCP` (or UDP, SCTP) in the block"),
+            );
+        }
+        if find(vs, "lb_algo").or(find(vs, "lvs_sched")).is_none() {
+            diags.push(
+                Diagnostic::fixup(
+                    span,
+                    "virtual server without scheduler: keepalived uses wlc",
+                )
+                .hint("write `lb_algo wlc` (or rr, wrr, …) in the block"),
+            );
+        }
+        if find(vs, "lb_kind").or(find(vs, "lvs_method")).is_none() {
+            diags.push(
+                Diagnostic::fixup(
+                    span,
+                    "virtual server without forwarding method: keepalived uses NAT",
+                )
+                .hint("write `lb_kind NAT` (or DR, TUN) in the block"),
+            );
+        }
         for rs in vs.children().iter().filter(|c| c.name() == "real_server") {
             check_ip_port(rs, "real_server", diags);
         }

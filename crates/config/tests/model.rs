@@ -662,7 +662,11 @@ track_file tf {
     assert_eq!(vs.protocol.as_deref(), Some("UDP"));
     assert_eq!(vs.persistence_granularity.as_deref(), Some("255.255.255.0"));
     assert_eq!(
-        (vs.quorum, vs.quorum_up.as_ref().map(|s| s.command.as_str()), vs.hysteresis),
+        (
+            vs.quorum,
+            vs.quorum_up.as_ref().map(|s| s.command.as_str()),
+            vs.hysteresis
+        ),
         (Some(2), Some("/bin/up now"), Some(1))
     );
     assert_eq!(

@@ -7,8 +7,9 @@ use crate::state::Shared;
 use keepalived_check::engine::Observer;
 use keepalived_check::{server_specs, BuildContext, Engine, Event};
 use keepalived_config::model::{Config, RealServer, ScriptLine, ServiceAddress, VirtualServer};
-use keepalived_dataplane::backend::{ipvs_available, Reconciler};
-use keepalived_dataplane::model::{desired_with, Health, QuorumMemory};
+use keepalived_dataplane::backend::{ipvs_available, AnyBackend, Backend, Reconciler};
+use keepalived_dataplane::ipvs::IpvsBackend;
+use keepalived_dataplane::model::{desired, desired_with, Health, QuorumMemory};
 use keepalived_dataplane::nft::NftBackend;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ pub const LB_TABLE: &str = "keepalived_rs_lb";
 
 /// `[ip]:proto:port`, as keepalived writes services in logs and FIFO lines.
 pub fn vs_name(vs: &VirtualServer) -> String {
-    let proto = vs.protocol.as_deref().unwrap_or("TCP").to_ascii_lowercase();
+    let proto = vs.protocol.as_deref().unwrap_or("UDP").to_ascii_lowercase();
     match &vs.service {
         ServiceAddress::Ip { address, port } => format!("[{address}]:{proto}:{port}"),
         ServiceAddress::Fwmark(m) => format!("FWM {m}"),
@@ -28,7 +29,7 @@ pub fn vs_name(vs: &VirtualServer) -> String {
 }
 
 pub fn rs_name(vs: &VirtualServer, rs: &RealServer) -> String {
-    let proto = vs.protocol.as_deref().unwrap_or("TCP").to_ascii_lowercase();
+    let proto = vs.protocol.as_deref().unwrap_or("UDP").to_ascii_lowercase();
     let port = rs.port.unwrap_or(match &vs.service {
         ServiceAddress::Ip { port, .. } => *port,
         _ => 0,
@@ -47,18 +48,36 @@ fn script(line: &Option<ScriptLine>, run_as: RunAs) -> Option<Script> {
 }
 
 /// Which data plane `lvs_backend` selects, and why (for the log).
-fn choose_backend(cfg: &Config) -> Result<(&'static str, &'static str), String> {
+fn choose_backend(cfg: &Config) -> Result<(AnyBackend, &'static str), String> {
+    let ipvs = |why| {
+        let keys = desired(cfg, &|_, _| Health::Up).into_keys();
+        IpvsBackend::new(keys)
+            .map(|b| (AnyBackend::Ipvs(b), why))
+            .map_err(|e| format!("IPVS: {e}"))
+    };
+    let nft = |why| Ok((AnyBackend::Nft(NftBackend::new(LB_TABLE)), why));
     match cfg.global_defs.lvs_backend.as_deref().unwrap_or("auto") {
-        "nftables" => Ok(("nftables", "lvs_backend nftables")),
-        "ipvs" => Err(
-            "lvs_backend ipvs: the IPVS backend is not available in this build yet; use nftables or auto"
-                .into(),
-        ),
-        _ if ipvs_available() => Ok((
-            "nftables",
-            "the kernel has IPVS, but the IPVS backend is not built yet: using nftables",
-        )),
-        _ => Ok(("nftables", "the kernel has no IPVS (auto)")),
+        "nftables" => nft("lvs_backend nftables"),
+        "ipvs" => ipvs("lvs_backend ipvs"),
+        _ if ipvs_available() => ipvs("the kernel has IPVS (auto)"),
+        _ => nft("the kernel has no IPVS (auto)"),
+    }
+}
+
+/// keepalived's global IPVS settings: lvs_flush, lvs_timeouts.
+fn ipvs_settings(cfg: &Config, b: &mut AnyBackend) {
+    let AnyBackend::Ipvs(ipvs) = b else { return };
+    let g = &cfg.global_defs;
+    if g.lvs_flush {
+        if let Err(e) = ipvs.flush_all() {
+            tracing::warn!("lvs_flush: {e}");
+        }
+    }
+    if let Some(t) = &g.lvs_timeouts {
+        let secs = |v: Option<u32>| v.unwrap_or(0);
+        if let Err(e) = ipvs.set_timeouts(secs(t.tcp), secs(t.tcpfin), secs(t.udp)) {
+            tracing::warn!("lvs_timeouts: {e}");
+        }
     }
 }
 
@@ -94,12 +113,17 @@ pub async fn run(
     observer: Option<Observer>,
     mailer: Option<crate::smtp::Mailer>,
 ) -> Result<(), String> {
-    let (backend, why) = choose_backend(&cfg)?;
-    tracing::info!("Using the {backend} data plane: {why}");
-    let mut rec = Reconciler::new(NftBackend::new(LB_TABLE))
+    let (mut backend, why) = choose_backend(&cfg)?;
+    let name = backend.name();
+    tracing::info!(
+        "Using the {} data plane: {why}",
+        if name == "ipvs" { "IPVS" } else { "nftables" }
+    );
+    ipvs_settings(&cfg, &mut backend);
+    let mut rec = Reconciler::new(backend)
         .await
-        .map_err(|e| format!("nftables: {e}"))?;
-    crate::state::update(&status, |s| s.dataplane.backend = backend.to_string());
+        .map_err(|e| format!("{name}: {e}"))?;
+    crate::state::update(&status, |s| s.dataplane.backend = name.to_string());
     let (mut cfg, mut mailer) = (cfg, mailer);
     // Checker states carried over a reload, by checker_key.
     let mut carried: HashMap<String, bool> = HashMap::new();
@@ -303,7 +327,7 @@ async fn apply(
     cfg: &Config,
     health: &HashMap<(usize, usize), Health>,
     quorum: &mut QuorumMemory,
-    rec: &mut Reconciler<NftBackend>,
+    rec: &mut Reconciler<AnyBackend>,
     run_as: RunAs,
     fifo: Option<&Fifo>,
     status: &Shared,

@@ -193,3 +193,46 @@ mod tests {
         assert!(crate::nft::nl::genl_family_exists("nlctrl"));
     }
 }
+
+/// The backend `lvs_backend` selected, behind one type.
+pub enum AnyBackend {
+    Nft(crate::nft::NftBackend),
+    Ipvs(crate::ipvs::IpvsBackend),
+}
+
+impl Backend for AnyBackend {
+    async fn read(&mut self) -> Result<Pool, Error> {
+        match self {
+            AnyBackend::Nft(b) => b.read().await,
+            AnyBackend::Ipvs(b) => b.read().await,
+        }
+    }
+
+    async fn apply(&mut self, ops: &[Op]) -> Result<(), Error> {
+        match self {
+            AnyBackend::Nft(b) => b.apply(ops).await,
+            AnyBackend::Ipvs(b) => b.apply(ops).await,
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), Error> {
+        match self {
+            AnyBackend::Nft(b) => b.flush().await,
+            AnyBackend::Ipvs(b) => b.flush().await,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            AnyBackend::Nft(b) => b.name(),
+            AnyBackend::Ipvs(b) => b.name(),
+        }
+    }
+
+    fn supports(&self, svc: &Service) -> Result<(), String> {
+        match self {
+            AnyBackend::Nft(b) => b.supports(svc),
+            AnyBackend::Ipvs(b) => b.supports(svc),
+        }
+    }
+}

@@ -249,13 +249,20 @@ pub fn desired_with(
             continue;
         };
         let dests = destinations(vs, vi, health, mem);
+        let in_group = matches!(vs.service, ServiceAddress::Group(_));
         for key in keys(cfg, vs) {
             let mut svc = template.clone();
             svc.key = key;
             svc.destinations = dests
                 .iter()
                 .map(|(k, d)| {
-                    let port = if k.port == 0 { key_port(&key) } else { k.port };
+                    // keepalived gives a port-less real server the service's port,
+                    // except in a virtual_server_group, where it stays 0.
+                    let port = if k.port == 0 && !in_group {
+                        key_port(&key)
+                    } else {
+                        k.port
+                    };
                     (DestKey { addr: k.addr, port }, d.clone())
                 })
                 .collect();
@@ -327,11 +334,13 @@ pub fn prefix_len(s: &str) -> Option<u8> {
     }
 }
 
+/// keepalived 2.2.7 defaults a virtual server without `protocol` to UDP (and
+/// warns; `-t` reports it).
 fn proto(vs: &VirtualServer) -> Proto {
     vs.protocol
         .as_deref()
         .and_then(Proto::from_name)
-        .unwrap_or(Proto::Tcp)
+        .unwrap_or(Proto::Udp)
 }
 
 /// The family of a fwmark service: `ip_family`, else the real servers', else IPv4.
@@ -558,7 +567,7 @@ virtual_server 192.0.2.10 80 {
             ServiceKey::Ip {
                 addr: ip("192.0.2.10"),
                 port: 80,
-                proto: Proto::Tcp
+                proto: Proto::Udp
             }
         );
         assert_eq!(s.scheduler, "wlc");
@@ -700,8 +709,8 @@ virtual_server group G {
                 granularity: 24
             })
         );
-        // the real server port follows each member's port
-        assert!(s.destinations.contains_key(&d("10.0.0.1", 443)));
+        // a port-less real server of a group stays at port 0, as keepalived
+        assert!(s.destinations.contains_key(&d("10.0.0.1", 0)));
         let f = ServiceKey::Fwmark {
             mark: 7,
             family: Family::V4,

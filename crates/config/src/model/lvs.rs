@@ -170,7 +170,8 @@ keyword_struct! {
         /// TCP (default), UDP, SCTP.
         protocol: Option<String> = "protocol" => |k: &Node| arg(k).map(|p| p.to_ascii_uppercase()),
         /// Seconds (default 360 when persistence is on; unset: no persistence).
-        persistence_timeout: Option<u32> = "persistence_timeout" => num,
+        /// Bare keyword: keepalived's default of 360 s.
+        persistence_timeout: Option<u32> = "persistence_timeout" => |k: &Node| num(k).or(k.args.is_empty().then_some(360)),
         /// Netmask or prefix length (default /32, /128).
         persistence_granularity: Option<String> = "persistence_granularity" => arg,
         persistence_engine: Option<String> = "persistence_engine" => arg,

@@ -125,7 +125,8 @@ fn check_args(node: &Node, arg: Arg, diags: &mut Diagnostics) {
                 diags.push(bad_bool(args[0].span, &args[0].text));
             }
         }
-        Arg::Int(min, max) => {
+        Arg::OptInt(..) if args.is_empty() => {}
+        Arg::Int(min, max) | Arg::OptInt(min, max) => {
             if one(diags) {
                 let a = &args[0];
                 match a.text.parse::<i64>() {

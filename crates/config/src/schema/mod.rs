@@ -19,6 +19,8 @@ pub enum Arg {
     Bool,
     /// One integer in `min..=max`.
     Int(i64, i64),
+    /// No value (keepalived's default applies) or one integer in `min..=max`.
+    OptInt(i64, i64),
     /// One `<TIMER>`: seconds with up to microsecond fractions, in `min..=max`.
     Timer(f64, f64),
     /// One word, anything.

@@ -397,7 +397,7 @@ pub static VIRTUAL_SERVER: BlockSchema = BlockSchema {
         kw("lb_kind", Enum(LB_KIND)),
         kw("lvs_method", Words),
         kw("protocol", Any),
-        kw("persistence_timeout", Int(1, 2678400)),
+        kw("persistence_timeout", OptInt(1, 2678400)),
         kw("persistence_granularity", Word),
         kw("persistence_engine", Word),
         kw("virtualhost", Word),
