@@ -90,6 +90,49 @@ pub fn ipvs_available() -> bool {
     Path::new("/proc/net/ip_vs").exists() || crate::nft::nl::genl_family_exists("IPVS")
 }
 
+/// The backend `lvs_backend` selected, behind one type.
+pub enum AnyBackend {
+    Nft(crate::nft::NftBackend),
+    Ipvs(crate::ipvs::IpvsBackend),
+}
+
+impl Backend for AnyBackend {
+    async fn read(&mut self) -> Result<Pool, Error> {
+        match self {
+            AnyBackend::Nft(b) => b.read().await,
+            AnyBackend::Ipvs(b) => b.read().await,
+        }
+    }
+
+    async fn apply(&mut self, ops: &[Op]) -> Result<(), Error> {
+        match self {
+            AnyBackend::Nft(b) => b.apply(ops).await,
+            AnyBackend::Ipvs(b) => b.apply(ops).await,
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), Error> {
+        match self {
+            AnyBackend::Nft(b) => b.flush().await,
+            AnyBackend::Ipvs(b) => b.flush().await,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            AnyBackend::Nft(b) => b.name(),
+            AnyBackend::Ipvs(b) => b.name(),
+        }
+    }
+
+    fn supports(&self, svc: &Service) -> Result<(), String> {
+        match self {
+            AnyBackend::Nft(b) => b.supports(svc),
+            AnyBackend::Ipvs(b) => b.supports(svc),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,48 +234,5 @@ mod tests {
         let genl = crate::nft::nl::genl_family_exists("IPVS");
         assert_eq!(ipvs_available(), proc || genl);
         assert!(crate::nft::nl::genl_family_exists("nlctrl"));
-    }
-}
-
-/// The backend `lvs_backend` selected, behind one type.
-pub enum AnyBackend {
-    Nft(crate::nft::NftBackend),
-    Ipvs(crate::ipvs::IpvsBackend),
-}
-
-impl Backend for AnyBackend {
-    async fn read(&mut self) -> Result<Pool, Error> {
-        match self {
-            AnyBackend::Nft(b) => b.read().await,
-            AnyBackend::Ipvs(b) => b.read().await,
-        }
-    }
-
-    async fn apply(&mut self, ops: &[Op]) -> Result<(), Error> {
-        match self {
-            AnyBackend::Nft(b) => b.apply(ops).await,
-            AnyBackend::Ipvs(b) => b.apply(ops).await,
-        }
-    }
-
-    async fn flush(&mut self) -> Result<(), Error> {
-        match self {
-            AnyBackend::Nft(b) => b.flush().await,
-            AnyBackend::Ipvs(b) => b.flush().await,
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        match self {
-            AnyBackend::Nft(b) => b.name(),
-            AnyBackend::Ipvs(b) => b.name(),
-        }
-    }
-
-    fn supports(&self, svc: &Service) -> Result<(), String> {
-        match self {
-            AnyBackend::Nft(b) => b.supports(svc),
-            AnyBackend::Ipvs(b) => b.supports(svc),
-        }
     }
 }
