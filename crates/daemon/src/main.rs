@@ -316,6 +316,51 @@ async fn start_vrrp(
     })
 }
 
+/// Writes the status as keepalived's SIGUSR1 (readable text) or SIGUSR2 (JSON
+/// with every counter) dump.
+fn dump(status: &state::Shared, path: &str, json: bool) {
+    let snap = state::snapshot(status);
+    let v = serde_json::to_value(&snap).unwrap_or_default();
+    let text = if json {
+        serde_json::to_string_pretty(&v).unwrap_or_default()
+    } else {
+        status::render(&v, state::now())
+    };
+    match std::fs::write(path, text) {
+        Ok(()) => tracing::info!("status written to {path}"),
+        Err(e) => tracing::warn!("{path}: {e}"),
+    }
+}
+
+/// Tells systemd (Type=notify) what the daemon is doing; a no-op outside systemd.
+fn sd_notify(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
+        return;
+    };
+    let bytes = path.as_encoded_bytes();
+    // An abstract socket is written with a leading '@'.
+    let r = if let Some(name) = bytes.strip_prefix(b"@") {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(name)
+            .and_then(|a| sock.send_to_addr(state.as_bytes(), &a))
+    } else {
+        sock.send_to(state.as_bytes(), &path)
+    };
+    if let Err(e) = r {
+        tracing::debug!("sd_notify: {e}");
+    }
+}
+
+/// CLOCK_MONOTONIC in microseconds, for systemd's RELOADING=1 handshake.
+fn monotonic_usec() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1000)
+        .unwrap_or(0)
+}
+
 /// Serves Prometheus metrics when global_defs has `metrics_listen`.
 async fn start_metrics(
     cfg: &keepalived_config::model::Config,
@@ -423,10 +468,12 @@ fn vrrp_fingerprint(cfg: &keepalived_config::model::Config) -> String {
 
 async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> ExitCode {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+    let (Ok(mut hup), Ok(mut term), Ok(mut int), Ok(mut usr1), Ok(mut usr2)) = (
         signal(SignalKind::hangup()),
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::user_defined1()),
+        signal(SignalKind::user_defined2()),
     ) else {
         tracing::error!("cannot install signal handlers");
         return ExitCode::from(1);
@@ -455,6 +502,7 @@ async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> Exit
         ),
     }
     let mut metrics_task = start_metrics(&cfg, &sh).await;
+    sd_notify("READY=1");
     let with_vrrp = !cli.check || cli.vrrp;
     let with_lvs = !cli.vrrp || cli.check;
     let mut running = None;
@@ -476,13 +524,18 @@ async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> Exit
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
+            // keepalived's data and stats dumps, to the same files.
+            _ = usr1.recv() => dump(&status, "/tmp/keepalived.data", false),
+            _ = usr2.recv() => dump(&status, "/tmp/keepalived.stats", true),
             _ = hup.recv() => {
                 tracing::info!("Reloading configuration {}", path.display());
+                sd_notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
                 let next = load(path, opts);
                 report(&next);
                 if next.diags.has_errors() {
                     tracing::error!("reload refused: the new configuration has errors; the running configuration is kept");
                     state::update(&status, |s| s.reload_failures += 1);
+                    sd_notify("READY=1\nSTATUS=reload refused: the new configuration has errors");
                     continue;
                 }
                 state::update(&status, |s| s.reloads += 1);
@@ -547,10 +600,12 @@ async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> Exit
                     }
                 }
                 tracing::info!("configuration reloaded");
+                sd_notify("READY=1\nSTATUS=configuration reloaded");
             }
         }
     }
     tracing::info!("Stopping");
+    sd_notify("STOPPING=1");
     if let Some(r) = running.take() {
         stop_vrrp(r).await;
     }

@@ -189,3 +189,37 @@ fn multicast_interface() -> Option<String> {
         .then_some(a.interface_name)
     })
 }
+
+/// Under systemd (Type=notify) the daemon reports READY=1 once it runs, and
+/// STOPPING=1 on SIGTERM.
+#[test]
+fn sd_notify_ready_and_stopping() {
+    let dir = std::env::temp_dir().join(format!("krs-notify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock_path = dir.join("notify");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let conf = tmp("notify.conf", "global_defs {\n    router_id A\n}\n");
+    let mut child = bin()
+        .args(["-n", "-l", "-f"])
+        .arg(&conf)
+        .arg("--control-socket")
+        .arg(dir.join("ctl.sock"))
+        .env("NOTIFY_SOCKET", &sock_path)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = sock.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"READY=1");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let n = sock.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"STOPPING=1");
+    assert!(child.wait().unwrap().success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
