@@ -332,6 +332,51 @@ fn dump(status: &state::Shared, path: &str, json: bool) {
     }
 }
 
+/// Drops from memory the code pages of our binary that start-up touched (config
+/// parsing, argument handling, first set-up): a director idles for months, and
+/// the pages it still needs fault back in from the file. Only the code and the
+/// leading read-only data (headers, constants) are released: they hold exactly
+/// the file's bytes. The relocated read-only data after the code is kept.
+fn release_startup_code() {
+    let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
+        return;
+    };
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms), Some(offset)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let path = f.nth(2).unwrap_or("");
+        let leading_rodata = perms == "r--p" && offset.trim_start_matches('0').is_empty();
+        if !(perms == "r-xp" || leading_rodata) || std::path::Path::new(path) != exe {
+            continue;
+        }
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+        else {
+            continue;
+        };
+        let Some(ptr) = std::ptr::NonNull::new(start as *mut std::ffi::c_void) else {
+            continue;
+        };
+        // SAFETY: the range is our own read-only file mapping (code, or the data
+        // before it, which no relocation touches), as the kernel lists it;
+        // MADV_DONTNEED only drops page copies identical to the file, which are
+        // read back on the next use.
+        let r = unsafe {
+            nix::sys::mman::madvise(ptr, end - start, nix::sys::mman::MmapAdvise::MADV_DONTNEED)
+        };
+        if let Err(e) = r {
+            tracing::debug!("madvise: {e}");
+        }
+    }
+}
+
 /// Tells systemd (Type=notify) what the daemon is doing; a no-op outside systemd.
 fn sd_notify(state: &str) {
     let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
@@ -503,6 +548,11 @@ async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> Exit
     }
     let mut metrics_task = start_metrics(&cfg, &sh).await;
     sd_notify("READY=1");
+    // Once the subsystems are up, start-up code is dead weight.
+    tokio::spawn(async {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        release_startup_code();
+    });
     let with_vrrp = !cli.check || cli.vrrp;
     let with_lvs = !cli.vrrp || cli.check;
     let mut running = None;
