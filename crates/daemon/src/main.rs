@@ -5,6 +5,7 @@ mod lab;
 mod lvs;
 mod metrics;
 mod notify;
+mod process;
 mod smtp;
 mod state;
 mod status;

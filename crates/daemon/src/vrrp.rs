@@ -73,6 +73,7 @@ enum TrackEvent {
     Script { name: String, up: bool },
     Link { ifindex: u32, up: bool },
     File { name: String, value: i64 },
+    Process { name: String, up: bool },
 }
 
 /// A transition, as the status view and the mailer see it.
@@ -101,6 +102,8 @@ pub struct Vrrp {
     link_users: HashMap<u32, Vec<(usize, usize)>>,
     file_users: HashMap<String, Vec<(usize, usize)>>,
     track_files: Vec<model::TrackFile>,
+    processes: Vec<model::TrackProcess>,
+    process_users: HashMap<String, Vec<(usize, usize)>>,
     drops: BTreeMap<&'static str, u64>,
     decode: DecodeOptions,
     nl: Arc<Netlink>,
@@ -168,12 +171,17 @@ fn instance_fingerprint(cfg: &Config, i: &VrrpInstance) -> String {
         .iter()
         .filter(|f| i.track_file.iter().any(|t| t.name == f.name))
         .collect();
+    let processes: Vec<_> = cfg
+        .track_processes
+        .iter()
+        .filter(|p| i.track_process.iter().any(|t| t.name == p.name))
+        .collect();
     let groups: Vec<_> = cfg
         .sync_groups
         .iter()
         .filter(|g| g.group.contains(&i.name))
         .collect();
-    serde_json::json!([i, globals, scripts, files, groups]).to_string()
+    serde_json::json!([i, globals, scripts, files, processes, groups]).to_string()
 }
 
 /// With enable_script_security, a script run as root that others could change
@@ -232,6 +240,8 @@ impl Vrrp {
             link_users: HashMap::new(),
             file_users: HashMap::new(),
             track_files: cfg.track_files.clone(),
+            processes: cfg.track_processes.clone(),
+            process_users: HashMap::new(),
             drops: BTreeMap::new(),
             decode: DecodeOptions::default(),
             nl,
@@ -491,6 +501,27 @@ impl Vrrp {
                     reverse: false,
                 },
                 true,
+            ));
+        }
+        for t in &i.track_process {
+            let Some(def) = self.processes.iter().find(|p| p.name == t.name) else {
+                continue;
+            };
+            let weight = t.weight.or(def.weight).unwrap_or(0);
+            let reverse = t.reverse || def.reverse;
+            let up = crate::process::Matcher::new(def)
+                .is_some_and(|m| crate::process::quorum_ok(def, m.count()));
+            self.process_users
+                .entry(t.name.clone())
+                .or_default()
+                .push((idx, objects.len()));
+            objects.push((
+                Tracked {
+                    name: t.name.clone(),
+                    weight,
+                    reverse,
+                },
+                up,
             ));
         }
         let mut track = TrackSet::new(
@@ -881,6 +912,17 @@ impl Vrrp {
                     if up { "succeeded" } else { "failed" }
                 );
             }
+            TrackEvent::Process { name, up } => {
+                for &(k, o) in self.process_users.get(&name).into_iter().flatten() {
+                    if self.ctx[k].track.set(o, up) {
+                        touched.push(k);
+                    }
+                }
+                tracing::info!(
+                    "Track process {name} {}",
+                    if up { "quorum gained" } else { "quorum lost" }
+                );
+            }
             TrackEvent::Link { ifindex, up } => {
                 for &(k, o) in self.link_users.get(&ifindex).into_iter().flatten() {
                     if self.ctx[k].track.set(o, up) {
@@ -1080,6 +1122,71 @@ impl Vrrp {
                             .is_err()
                         {
                             break;
+                        }
+                    }
+                }
+            });
+        }
+        if !self.process_users.is_empty() {
+            let defs: Vec<(model::TrackProcess, crate::process::Matcher, bool)> = self
+                .processes
+                .iter()
+                .filter(|p| self.process_users.contains_key(&p.name))
+                .filter_map(|p| {
+                    let m = crate::process::Matcher::new(p)?;
+                    // Start from the state the instances hold.
+                    let up = self
+                        .process_users
+                        .get(&p.name)
+                        .and_then(|u| u.first())
+                        .and_then(|&(k, o)| self.ctx[k].track.is_up(o))
+                        .unwrap_or(false);
+                    Some((p.clone(), m, up))
+                })
+                .collect();
+            let tx = tx.clone();
+            let mut stop = stop.clone();
+            tokio::spawn(async move {
+                // keepalived follows process events through the proc connector;
+                // a scan of /proc each second is simpler and as timely for the
+                // fork_delay / terminate_delay it applies.
+                let mut states = defs;
+                let mut pending: Vec<Option<(bool, Instant)>> = vec![None; states.len()];
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tokio::select! {
+                        _ = stop.changed() => break,
+                        _ = tick.tick() => {}
+                    }
+                    let now = Instant::now();
+                    for (k, (def, m, up)) in states.iter_mut().enumerate() {
+                        let ok = crate::process::quorum_ok(def, m.count());
+                        if ok == *up {
+                            pending[k] = None;
+                            continue;
+                        }
+                        let delay = secs(if ok {
+                            def.fork_delay.unwrap_or(0.0)
+                        } else {
+                            def.terminate_delay.unwrap_or(0.0)
+                        });
+                        let since = match pending[k] {
+                            Some((v, t)) if v == ok => t,
+                            _ => {
+                                pending[k] = Some((ok, now));
+                                now
+                            }
+                        };
+                        if now.duration_since(since) >= delay {
+                            *up = ok;
+                            pending[k] = None;
+                            let ev = TrackEvent::Process {
+                                name: def.name.clone(),
+                                up: ok,
+                            };
+                            if tx.send(ev).await.is_err() {
+                                return;
+                            }
                         }
                     }
                 }

@@ -466,3 +466,48 @@ fn virtual_routes_and_rules() {
         .contains("192.168.50.0"));
     assert!(!net.exec(D1, &["ip", "rule", "show"]).contains("10.9.0.100"));
 }
+
+/// vrrp_track_process: the tracked process ending lowers the MASTER's priority
+/// (weight -20) below the BACKUP's, which takes over; it coming back moves the
+/// MASTER back.
+#[test]
+fn track_process_moves_the_master() {
+    let Some(net) = lab() else { return };
+    // A process with a name no other process has: a copy of sleep.
+    let name = format!("kp{}", std::process::id() % 100000);
+    let bin = net.dir.join(&name);
+    std::fs::copy("/bin/sleep", &bin).unwrap();
+    let start = || {
+        std::process::Command::new(&bin)
+            .arg("1000")
+            .spawn()
+            .unwrap()
+    };
+    let mut p = start();
+    let mut a = Inst::v2(100);
+    a.extra
+        .push_str("    track_process {\n        worker\n    }\n");
+    let body = format!(
+        "vrrp_track_process worker {{\n    process {name}\n    weight -20\n}}\n{}",
+        a.text()
+    );
+    let mut d1 = net.daemon(D1, "d1", &config("", &body));
+    let mut d2 = net.daemon(D2, "d2", &single(&Inst::v2(90)));
+    d1.expect(entering("MASTER"), "MASTER");
+    d2.expect(entering("BACKUP"), "BACKUP");
+    p.kill().unwrap();
+    p.wait().unwrap();
+    d1.expect(
+        |l| l.contains("Track process worker quorum lost"),
+        "quorum lost",
+    );
+    d2.expect(entering("MASTER"), "d2 takes over");
+    let mut p = start();
+    d1.expect(
+        |l| l.contains("Track process worker quorum gained"),
+        "quorum gained",
+    );
+    d1.expect(entering("MASTER"), "d1 back");
+    p.kill().unwrap();
+    p.wait().unwrap();
+}
