@@ -9,6 +9,7 @@ mod process;
 mod smtp;
 mod state;
 mod status;
+mod syslog;
 mod vrrp;
 
 use clap::Parser;
@@ -274,16 +275,27 @@ fn daemon(cli: &Cli, path: &Path, opts: LoadOptions, loaded: Loaded) -> ExitCode
     code
 }
 
+/// `-l`: to the console (stderr, which is also journald's under systemd);
+/// otherwise to syslog as keepalived does, with `-S` choosing LOG_LOCALn.
 fn init_logging(cli: &Cli) {
     let level = if cli.log_detail { "debug" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEEPALIVED_RS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(false)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_ansi(false);
+    if !cli.log_console {
+        if let Ok(sys) = syslog::Syslog::connect(cli.log_facility) {
+            let _ = builder
+                .without_time()
+                .with_level(false)
+                .with_writer(sys)
+                .try_init();
+            return;
+        }
+    }
+    let _ = builder.with_writer(std::io::stderr).try_init();
 }
 
 /// A running VRRP subsystem: its stop switch and task.
