@@ -511,3 +511,25 @@ fn track_process_moves_the_master() {
     p.kill().unwrap();
     p.wait().unwrap();
 }
+
+/// A dead SMTP server (an address nobody answers) delays no transition: the
+/// BACKUP takes over and the MASTER preempts back while alerts hang, and each
+/// alert ends as a counted failure.
+#[test]
+fn dead_smtp_server_delays_nothing() {
+    let Some(net) = lab() else { return };
+    let global = "    notification_email {\n        ops@example.invalid\n    }\n    smtp_server 10.9.0.99\n    smtp_connect_timeout 2\n    smtp_alert\n";
+    let mut d1 = net.daemon(D1, "d1", &config(global, &Inst::v2(100).text()));
+    let mut d2 = net.daemon(D2, "d2", &config(global, &Inst::v2(90).text()));
+    d1.expect(entering("MASTER"), "MASTER");
+    d2.expect(entering("BACKUP"), "BACKUP");
+    d1.kill9();
+    d2.expect(entering("MASTER"), "takeover with alerts hanging");
+    let mut d1 = net.daemon(D1, "d1b", &config(global, &Inst::v2(100).text()));
+    d1.expect(entering("MASTER"), "preemption with alerts hanging");
+    d2.expect(entering("BACKUP"), "yield with alerts hanging");
+    d2.expect(
+        |l| l.contains("SMTP alert") && l.contains("failed"),
+        "a counted mail failure",
+    );
+}
