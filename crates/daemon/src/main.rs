@@ -301,31 +301,114 @@ fn init_logging(cli: &Cli) {
 /// A running VRRP subsystem: its stop switch and task.
 struct Running {
     stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<Result<(), String>>,
+    task: tokio::sync::oneshot::Receiver<Result<(), String>>,
     config: String,
     /// Where a new configuration goes for an in-place reload.
     reload: Option<tokio::sync::mpsc::Sender<lvs::Reload>>,
-    vrrp_reload: Option<tokio::sync::mpsc::Sender<vrrp::Vrrp>>,
+    vrrp_reload:
+        Option<tokio::sync::mpsc::Sender<(keepalived_config::model::Config, Option<smtp::Mailer>)>>,
 }
 
+/// keepalived's `vrrp_priority` (nice) and `vrrp_rt_priority` (SCHED_RR), for
+/// the calling thread only: the VRRP thread, not the checkers.
+fn set_vrrp_priority(g: &keepalived_config::model::GlobalDefs) {
+    // SAFETY: plain syscalls on the calling thread with valid arguments; the
+    // results are checked.
+    unsafe {
+        let tid = nix::libc::gettid();
+        if let Some(n) = g.vrrp_priority {
+            if nix::libc::setpriority(nix::libc::PRIO_PROCESS, tid as nix::libc::id_t, n) != 0 {
+                tracing::warn!("vrrp_priority {n}: {}", std::io::Error::last_os_error());
+            }
+        }
+        if let Some(p) = g.vrrp_rt_priority {
+            let param = nix::libc::sched_param {
+                sched_priority: p as i32,
+            };
+            if nix::libc::sched_setscheduler(0, nix::libc::SCHED_RR, &param) != 0 {
+                tracing::warn!("vrrp_rt_priority {p}: {}", std::io::Error::last_os_error());
+            }
+        }
+    }
+}
+
+/// Starts VRRP on a thread of its own, with its own runtime: checkers, mail
+/// and the data plane never delay an advert, and vrrp_priority /
+/// vrrp_rt_priority apply to it alone.
 async fn start_vrrp(
     cfg: &keepalived_config::model::Config,
     sh: &Shared,
 ) -> Result<Running, String> {
-    let mut v = vrrp::Vrrp::new(cfg).await?;
-    v.publish_to(sh.status.clone());
-    if let Some(m) = &sh.mailer {
-        v.mail_with(m.clone());
-    }
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let (vrrp_reload, reload_rx) = tokio::sync::mpsc::channel(1);
-    let task = tokio::spawn(v.run(rx, reload_rx));
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let (cfg_tx, mut cfg_rx) =
+        tokio::sync::mpsc::channel::<(keepalived_config::model::Config, Option<smtp::Mailer>)>(1);
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
+    let (cfg0, status, mailer) = (cfg.clone(), sh.status.clone(), sh.mailer.clone());
+    let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+    std::thread::Builder::new()
+        .name("vrrp".into())
+        .spawn(move || {
+            let _log = tracing::dispatcher::set_default(&dispatch);
+            set_vrrp_priority(&cfg0.global_defs);
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(format!("runtime: {e}")));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let build = |cfg: keepalived_config::model::Config,
+                             mailer: Option<smtp::Mailer>,
+                             status: state::Shared| async move {
+                    let mut v = vrrp::Vrrp::new(&cfg).await?;
+                    v.publish_to(status);
+                    if let Some(m) = mailer {
+                        v.mail_with(m);
+                    }
+                    Ok::<_, String>(v)
+                };
+                let v = match build(cfg0, mailer, status.clone()).await {
+                    Ok(v) => {
+                        let _ = ready_tx.send(Ok(()));
+                        v
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                // Reloads are built here, on this runtime, then handed over.
+                let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
+                tokio::spawn(async move {
+                    while let Some((cfg, mailer)) = cfg_rx.recv().await {
+                        match build(cfg, mailer, status.clone()).await {
+                            Ok(v) => {
+                                let _ = reload_tx.send(v).await;
+                            }
+                            Err(e) => tracing::error!(
+                                "VRRP part of the reload refused, the running instances are kept: {e}"
+                            ),
+                        }
+                    }
+                });
+                let _ = done_tx.send(v.run(stop_rx, reload_rx).await);
+            });
+        })
+        .map_err(|e| format!("VRRP thread: {e}"))?;
+    ready_rx
+        .await
+        .map_err(|_| "VRRP thread ended".to_string())??;
     Ok(Running {
         stop,
-        task,
+        task: done_rx,
         config: vrrp_fingerprint(cfg),
         reload: None,
-        vrrp_reload: Some(vrrp_reload),
+        vrrp_reload: Some(cfg_tx),
     })
 }
 
@@ -446,8 +529,8 @@ async fn stop_vrrp(r: Running) {
     let _ = r.stop.send(true);
     match r.task.await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!("VRRP: {e}"),
-        Err(e) => tracing::error!("VRRP task: {e}"),
+        Ok(Err(e)) => tracing::error!("{e}"),
+        Err(_) => tracing::error!("a subsystem ended without reporting"),
     }
 }
 
@@ -484,14 +567,18 @@ async fn start_lvs(cfg: &keepalived_config::model::Config, sh: &Shared) -> Runni
             }
         });
     let (reload, reload_rx) = tokio::sync::mpsc::channel(1);
-    let task = tokio::spawn(lvs::run(
+    let (done, task) = tokio::sync::oneshot::channel();
+    let run = lvs::run(
         cfg.clone(),
         rx,
         reload_rx,
         sh.status.clone(),
         Some(observer),
         sh.mailer.clone(),
-    ));
+    );
+    tokio::spawn(async move {
+        let _ = done.send(run.await);
+    });
     Running {
         stop,
         task,
@@ -635,19 +722,10 @@ async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> Exit
                 match running.as_mut() {
                     Some(r) if r.config == print => {}
                     Some(r) if wanted => {
-                        // In place: the running task keeps unchanged instances.
-                        match vrrp::Vrrp::new(&cfg).await {
-                            Ok(mut v) => {
-                                v.publish_to(sh.status.clone());
-                                if let Some(m) = &sh.mailer {
-                                    v.mail_with(m.clone());
-                                }
-                                r.config = print;
-                                if let Some(tx) = &r.vrrp_reload {
-                                    let _ = tx.send(v).await;
-                                }
-                            }
-                            Err(e) => tracing::error!("VRRP part of the reload refused, the running instances are kept: {e}"),
+                        // In place: the VRRP thread keeps unchanged instances.
+                        r.config = print;
+                        if let Some(tx) = &r.vrrp_reload {
+                            let _ = tx.send((cfg.clone(), sh.mailer.clone())).await;
                         }
                     }
                     _ => {
