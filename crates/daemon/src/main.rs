@@ -310,8 +310,17 @@ struct Running {
 }
 
 /// keepalived's `vrrp_priority` (nice) and `vrrp_rt_priority` (SCHED_RR), for
-/// the calling thread only: the VRRP thread, not the checkers.
-fn set_vrrp_priority(g: &keepalived_config::model::GlobalDefs) {
+/// the calling thread only: the VRRP thread, not the checkers. With an advert
+/// interval below 100 ms and no vrrp_rt_priority, keepalived-rs uses SCHED_RR
+/// priority 1 on its own: a backup declares the master dead after 3 intervals,
+/// and an ordinary thread on a busy host can be kept off the CPU that long.
+fn set_vrrp_priority(cfg: &keepalived_config::model::Config) {
+    let g = &cfg.global_defs;
+    let short = cfg
+        .vrrp_instances
+        .iter()
+        .any(|i| i.advert_int.is_some_and(|a| a < 0.1));
+    let rt = g.vrrp_rt_priority.or(short.then_some(1));
     // SAFETY: plain syscalls on the calling thread with valid arguments; the
     // results are checked.
     unsafe {
@@ -321,7 +330,7 @@ fn set_vrrp_priority(g: &keepalived_config::model::GlobalDefs) {
                 tracing::warn!("vrrp_priority {n}: {}", std::io::Error::last_os_error());
             }
         }
-        if let Some(p) = g.vrrp_rt_priority {
+        if let Some(p) = rt {
             let param = nix::libc::sched_param {
                 sched_priority: p as i32,
             };
@@ -350,7 +359,7 @@ async fn start_vrrp(
         .name("vrrp".into())
         .spawn(move || {
             let _log = tracing::dispatcher::set_default(&dispatch);
-            set_vrrp_priority(&cfg0.global_defs);
+            set_vrrp_priority(&cfg0);
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
