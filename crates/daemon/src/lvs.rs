@@ -205,8 +205,11 @@ pub async fn run(
                 r = reload.recv() => break r,
                 ev = events.recv() => {
                     let Some(ev) = ev else { break None };
-                    on_event(&cfg, &ev, &mut health, run_as, fifo.as_deref(), mailer.as_ref());
+                    let changed = on_event(&cfg, &ev, &mut health);
                     apply(&cfg, &health, &mut quorum, &mut rec, run_as, fifo.as_deref(), &status).await;
+                    if changed {
+                        announce(&cfg, &ev, run_as, fifo.as_deref(), mailer.as_ref());
+                    }
                 }
             }
         };
@@ -258,10 +261,40 @@ fn state_of(up: bool, weight: Option<i32>) -> Health {
     }
 }
 
-fn on_event(
+/// Records a checker's verdict; true when its real server went up or down (to
+/// announce once the data plane has the change).
+fn on_event(cfg: &Config, ev: &Event, health: &mut HashMap<(usize, usize), Health>) -> bool {
+    let (Some(vs), Some(rs)) = (
+        cfg.virtual_servers.get(ev.vs),
+        cfg.virtual_servers
+            .get(ev.vs)
+            .and_then(|v| v.real_servers.get(ev.rs)),
+    ) else {
+        return false;
+    };
+    let kind = rs
+        .checkers
+        .get(ev.checker)
+        .map(|c| c.kind.as_str())
+        .unwrap_or("check");
+    let rsn = rs_name(vs, rs);
+    if ev.up {
+        tracing::info!("{kind} on service {rsn} success ({})", ev.outcome.detail);
+    } else {
+        tracing::info!("{kind} on service {rsn} failed ({})", ev.outcome.detail);
+    }
+    let before = health.get(&(ev.vs, ev.rs)).copied();
+    let now = state_of(ev.server_up, ev.outcome.weight);
+    health.insert((ev.vs, ev.rs), now);
+    let was_up = before.is_none_or(|h| h != Health::Down);
+    was_up != ev.server_up
+}
+
+/// Logs, scripts, FIFO line and mail for a real server that went up or down,
+/// after the data plane applied it (as keepalived: IPVS first, then notify).
+fn announce(
     cfg: &Config,
     ev: &Event,
-    health: &mut HashMap<(usize, usize), Health>,
     run_as: RunAs,
     fifo: Option<&Fifo>,
     mailer: Option<&crate::smtp::Mailer>,
@@ -281,18 +314,6 @@ fn on_event(
         .unwrap_or("check");
     let rsn = rs_name(vs, rs);
     let vsn = vs_name(vs);
-    if ev.up {
-        tracing::info!("{kind} on service {rsn} success ({})", ev.outcome.detail);
-    } else {
-        tracing::info!("{kind} on service {rsn} failed ({})", ev.outcome.detail);
-    }
-    let before = health.get(&(ev.vs, ev.rs)).copied();
-    let now = state_of(ev.server_up, ev.outcome.weight);
-    health.insert((ev.vs, ev.rs), now);
-    let was_up = before.is_none_or(|h| h != Health::Down);
-    if was_up == ev.server_up {
-        return;
-    }
     let word = if ev.server_up { "UP" } else { "DOWN" };
     if ev.server_up {
         tracing::info!("Adding service {rsn} to VS {vsn}");
@@ -335,6 +356,19 @@ async fn apply(
     let before = quorum.up.clone();
     let lookup = |vs: usize, rs: usize| health.get(&(vs, rs)).copied().unwrap_or(Health::Up);
     let pool = desired_with(cfg, &lookup, quorum);
+    let failed = match rec.apply(&pool).await {
+        Ok(ops) => {
+            if !ops.is_empty() {
+                tracing::debug!("data plane: {} operation(s)", ops.len());
+            }
+            false
+        }
+        Err(e) => {
+            tracing::error!("data plane: {e}");
+            true
+        }
+    };
+    // Announced once the kernel has the change.
     for (vi, vs) in cfg.virtual_servers.iter().enumerate() {
         let was = before.get(&vi).copied().unwrap_or(true);
         let is = quorum.up.get(&vi).copied().unwrap_or(true);
@@ -357,18 +391,6 @@ async fn apply(
             f.write_line(&format!("VS {vsn} {}\n", if is { "UP" } else { "DOWN" }));
         }
     }
-    let failed = match rec.apply(&pool).await {
-        Ok(ops) => {
-            if !ops.is_empty() {
-                tracing::debug!("data plane: {} operation(s)", ops.len());
-            }
-            false
-        }
-        Err(e) => {
-            tracing::error!("data plane: {e}");
-            true
-        }
-    };
     // Weights as programmed: what the pool gives each real server.
     crate::state::update(status, |s| {
         for (vi, vs) in cfg.virtual_servers.iter().enumerate() {
