@@ -898,37 +898,36 @@ impl Vrrp {
         }
     }
 
+    /// Sets one tracked object's state on every instance that tracks it; the
+    /// instances whose priority or fault changed.
+    fn set_tracked(ctx: &mut [Ctx], users: Option<&Vec<(usize, usize)>>, up: bool) -> Vec<usize> {
+        users
+            .into_iter()
+            .flatten()
+            .filter(|&&(k, o)| ctx[k].track.set(o, up))
+            .map(|&(k, _)| k)
+            .collect()
+    }
+
     fn on_track(&mut self, ev: TrackEvent, out: &mut [Vec<Action>]) {
         let mut touched: Vec<usize> = Vec::new();
         match ev {
             TrackEvent::Script { name, up } => {
-                for &(k, o) in self.script_users.get(&name).into_iter().flatten() {
-                    if self.ctx[k].track.set(o, up) {
-                        touched.push(k);
-                    }
-                }
+                touched = Self::set_tracked(&mut self.ctx, self.script_users.get(&name), up);
                 tracing::info!(
                     "VRRP_Script({name}) {}",
                     if up { "succeeded" } else { "failed" }
                 );
             }
             TrackEvent::Process { name, up } => {
-                for &(k, o) in self.process_users.get(&name).into_iter().flatten() {
-                    if self.ctx[k].track.set(o, up) {
-                        touched.push(k);
-                    }
-                }
+                touched = Self::set_tracked(&mut self.ctx, self.process_users.get(&name), up);
                 tracing::info!(
                     "Track process {name} {}",
                     if up { "quorum gained" } else { "quorum lost" }
                 );
             }
             TrackEvent::Link { ifindex, up } => {
-                for &(k, o) in self.link_users.get(&ifindex).into_iter().flatten() {
-                    if self.ctx[k].track.set(o, up) {
-                        touched.push(k);
-                    }
-                }
+                touched = Self::set_tracked(&mut self.ctx, self.link_users.get(&ifindex), up);
             }
             TrackEvent::File { name, value } => {
                 for &(k, o) in self.file_users.get(&name).into_iter().flatten() {
