@@ -6,7 +6,7 @@ use crate::notify::{self, Fifo, RunAs, Script};
 use crate::state::Shared;
 use keepalived_check::engine::Observer;
 use keepalived_check::{server_specs, BuildContext, Engine, Event};
-use keepalived_config::model::{Config, RealServer, ScriptLine, ServiceAddress, VirtualServer};
+use keepalived_config::model::{Config, RealServer, ServiceAddress, VirtualServer};
 use keepalived_dataplane::backend::{ipvs_available, AnyBackend, Backend, Reconciler};
 use keepalived_dataplane::ipvs::IpvsBackend;
 use keepalived_dataplane::model::{desired, desired_with, Health, QuorumMemory};
@@ -35,16 +35,6 @@ pub fn rs_name(vs: &VirtualServer, rs: &RealServer) -> String {
         _ => 0,
     });
     format!("[{}]:{proto}:{port}", rs.address)
-}
-
-fn script(line: &Option<ScriptLine>, run_as: RunAs) -> Option<Script> {
-    let line = line.as_ref()?;
-    let ra = if line.user.is_empty() {
-        run_as
-    } else {
-        RunAs::resolve(&line.user).unwrap_or(run_as)
-    };
-    Script::parse(&line.command, ra)
 }
 
 /// Which data plane `lvs_backend` selects, and why (for the log).
@@ -317,12 +307,12 @@ fn announce(
     let word = if ev.server_up { "UP" } else { "DOWN" };
     if ev.server_up {
         tracing::info!("Adding service {rsn} to VS {vsn}");
-        if let Some(s) = script(&rs.notify_up, run_as) {
+        if let Some(s) = Script::from_line(&rs.notify_up, run_as) {
             notify::spawn(&s, &[]);
         }
     } else {
         tracing::info!("Removing service {rsn} from VS {vsn}");
-        if let Some(s) = script(&rs.notify_down, run_as) {
+        if let Some(s) = Script::from_line(&rs.notify_down, run_as) {
             notify::spawn(&s, &[]);
         }
     }
@@ -378,12 +368,12 @@ async fn apply(
         let vsn = vs_name(vs);
         if is {
             tracing::info!("Gained quorum for VS {vsn}");
-            if let Some(s) = script(&vs.quorum_up, run_as) {
+            if let Some(s) = Script::from_line(&vs.quorum_up, run_as) {
                 notify::spawn(&s, &[]);
             }
         } else {
             tracing::info!("Lost quorum for VS {vsn}");
-            if let Some(s) = script(&vs.quorum_down, run_as) {
+            if let Some(s) = Script::from_line(&vs.quorum_down, run_as) {
                 notify::spawn(&s, &[]);
             }
         }
@@ -391,7 +381,12 @@ async fn apply(
             f.write_line(&format!("VS {vsn} {}\n", if is { "UP" } else { "DOWN" }));
         }
     }
-    // Weights as programmed: what the pool gives each real server.
+    // Weights as programmed: what the pool gives each real server (by address,
+    // the first service that has it), looked up once per apply.
+    let mut weights: HashMap<std::net::IpAddr, u32> = HashMap::new();
+    for (k, d) in pool.values().flat_map(|svc| svc.destinations.iter()) {
+        weights.entry(k.addr).or_insert(d.weight);
+    }
     crate::state::update(status, |s| {
         for (vi, vs) in cfg.virtual_servers.iter().enumerate() {
             let Some(v) = s.virtual_servers.get_mut(vi) else {
@@ -404,12 +399,7 @@ async fn apply(
                 };
                 let h = lookup(vi, ri);
                 r.up = h != Health::Down;
-                r.weight = pool
-                    .values()
-                    .flat_map(|svc| svc.destinations.iter())
-                    .find(|(k, _)| k.addr == rs.address)
-                    .map(|(_, d)| d.weight)
-                    .unwrap_or(0);
+                r.weight = weights.get(&rs.address).copied().unwrap_or(0);
             }
         }
         s.dataplane.operations = rec.ops_applied;

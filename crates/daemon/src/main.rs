@@ -54,14 +54,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// The single-threaded runtime every part of keepalived-rs runs on.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
 /// Serves `name\n` to every request until killed; HTTP/1.1 keep-alive included,
 /// so that load generators measure the data plane, not connection set-up.
 fn lab_web(name: &str, listen: std::net::SocketAddr) -> ExitCode {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
+    let Ok(rt) = runtime() else {
         return ExitCode::from(1);
     };
     let body = format!("{name}\n");
@@ -112,10 +116,7 @@ fn lab_web(name: &str, listen: std::net::SocketAddr) -> ExitCode {
 
 /// Receives mail on `listen` and prints one line per message: envelope and subject.
 fn lab_smtp(listen: std::net::SocketAddr) -> ExitCode {
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
+    let Ok(rt) = runtime() else {
         return ExitCode::from(1);
     };
     rt.block_on(async move {
@@ -151,10 +152,7 @@ fn genhash(g: &cli::Genhash) -> ExitCode {
     let port = g.port.unwrap_or(if g.ssl { 443 } else { 80 });
     let addr = std::net::SocketAddr::new(g.server, port);
     let timeout = std::time::Duration::from_secs_f64(g.timeout.max(0.001));
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
+    let Ok(rt) = runtime() else {
         return ExitCode::from(1);
     };
     let res = rt.block_on(keepalived_check::genhash(
@@ -258,10 +256,7 @@ fn daemon(cli: &Cli, path: &Path, opts: LoadOptions, loaded: Loaded) -> ExitCode
             tracing::error!("cannot write pid file {}: {e}", p.display());
         }
     }
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the runtime: {e}");
@@ -360,10 +355,7 @@ async fn start_vrrp(
         .spawn(move || {
             let _log = tracing::dispatcher::set_default(&dispatch);
             set_vrrp_priority(&cfg0);
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
+            let rt = match runtime() {
                 Ok(rt) => rt,
                 Err(e) => {
                     let _ = ready_tx.send(Err(format!("runtime: {e}")));

@@ -60,6 +60,24 @@ pub struct Script {
 }
 
 impl Script {
+    /// A script line of the config (`COMMAND [username [groupname]]`); an unknown
+    /// user falls back to `run_as` (script_user), with a warning.
+    pub fn from_line(
+        line: &Option<keepalived_config::model::ScriptLine>,
+        run_as: RunAs,
+    ) -> Option<Self> {
+        let line = line.as_ref()?;
+        let ra = if line.user.is_empty() {
+            run_as
+        } else {
+            RunAs::resolve(&line.user).unwrap_or_else(|e| {
+                tracing::warn!("script {}: {e}; using script_user", line.command);
+                run_as
+            })
+        };
+        Self::parse(&line.command, ra)
+    }
+
     /// Parses a config value such as `"/path/notify.sh VI_1 arg"`.
     pub fn parse(command: &str, run_as: RunAs) -> Option<Self> {
         let argv = shell_words::split(command).ok()?;

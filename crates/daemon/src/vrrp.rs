@@ -112,6 +112,8 @@ pub struct Vrrp {
     /// enable_script_security: insecure root scripts are not run.
     secure_only: bool,
     status: Option<crate::state::Shared>,
+    /// When the status was last published.
+    published: Instant,
     mailer: Option<crate::smtp::Mailer>,
     history: Vec<std::collections::VecDeque<crate::state::Transition>>,
 }
@@ -203,20 +205,7 @@ fn refused(script: &Script, secure_only: bool) -> bool {
 }
 
 fn script_of(line: &Option<model::ScriptLine>, run_as: RunAs, secure_only: bool) -> Option<Script> {
-    let line = line.as_ref()?;
-    let ra = if line.user.is_empty() {
-        run_as
-    } else {
-        match RunAs::resolve(&line.user) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!("notify script {}: {e}; using script_user", line.command);
-                run_as
-            }
-        }
-    };
-    let s = Script::parse(&line.command, ra)?;
-    (!refused(&s, secure_only)).then_some(s)
+    Script::from_line(line, run_as).filter(|s| !refused(s, secure_only))
 }
 
 impl Vrrp {
@@ -248,6 +237,7 @@ impl Vrrp {
             transitions: None,
             secure_only: g.enable_script_security,
             status: None,
+            published: Instant::now(),
             mailer: None,
             history: Vec::new(),
             firewall_table: match g.nftables.as_deref() {
@@ -963,6 +953,7 @@ impl Vrrp {
         for (g, _, _) in &self.groups {
             g.react(now, &mut self.instances, out);
         }
+        let mut transitioned = false;
         for (k, actions) in out.iter_mut().enumerate() {
             for a in std::mem::take(actions) {
                 match a {
@@ -1000,12 +991,19 @@ impl Vrrp {
                         let _ = work.send(Work::Garp(k, repeat));
                     }
                     Action::Transition { from, to, reason } => {
+                        transitioned = true;
                         self.on_transition(k, from, to, &reason.to_string());
                     }
                 }
             }
         }
-        self.publish();
+        // Adverts every few ms must not each copy every instance's state: a
+        // transition is published at once, counters at most twice a second.
+        let now = Instant::now();
+        if transitioned || now.duration_since(self.published) >= Duration::from_millis(500) {
+            self.published = now;
+            self.publish();
+        }
     }
 
     fn on_transition(&mut self, k: usize, from: State, to: State, reason: &str) {
