@@ -52,6 +52,10 @@ pub struct Cli {
     /// keepalived-rs: the control socket that `keepalived-rs status` reads.
     #[arg(long = "control-socket", value_name = "PATH", default_value = crate::status::DEFAULT_SOCKET)]
     pub control_socket: PathBuf,
+    /// Print the number of the signal keepalived uses for NAME (RELOAD, STOP,
+    /// DATA, STATS, JSON) and exit.
+    #[arg(long = "signum", value_name = "NAME", require_equals = false)]
+    pub signum: Option<String>,
     /// Display the version and exit.
     #[arg(short = 'v', long = "version")]
     pub version: bool,

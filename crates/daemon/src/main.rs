@@ -1,6 +1,7 @@
 //! `keepalived-rs`: keepalived's command line, plus subcommands of our own.
 
 mod cli;
+mod dump;
 mod lab;
 mod lvs;
 mod metrics;
@@ -10,6 +11,7 @@ mod smtp;
 mod state;
 mod status;
 mod syslog;
+mod timer;
 mod vrrp;
 
 use clap::Parser;
@@ -27,6 +29,20 @@ fn main() -> ExitCode {
     if cli.version {
         println!("keepalived-rs {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
+    }
+    if let Some(name) = &cli.signum {
+        return match dump::signum(name) {
+            Some(n) => {
+                println!("{n}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!(
+                    "Unknown sigfunc {name} (keepalived-rs knows RELOAD, STOP, DATA, STATS, JSON)"
+                );
+                ExitCode::from(1)
+            }
+        };
     }
     match &cli.command {
         Some(Command::Config {
@@ -413,22 +429,6 @@ async fn start_vrrp(
     })
 }
 
-/// Writes the status as keepalived's SIGUSR1 (readable text) or SIGUSR2 (JSON
-/// with every counter) dump.
-fn dump(status: &state::Shared, path: &str, json: bool) {
-    let snap = state::snapshot(status);
-    let v = serde_json::to_value(&snap).unwrap_or_default();
-    let text = if json {
-        serde_json::to_string_pretty(&v).unwrap_or_default()
-    } else {
-        status::render(&v, state::now())
-    };
-    match std::fs::write(path, text) {
-        Ok(()) => tracing::info!("status written to {path}"),
-        Err(e) => tracing::warn!("{path}: {e}"),
-    }
-}
-
 /// Drops from memory the code pages of our binary that start-up touched (config
 /// parsing, argument handling, first set-up): a director idles for months, and
 /// the pages it still needs fault back in from the file. Only the code and the
@@ -614,17 +614,18 @@ fn vrrp_fingerprint(cfg: &keepalived_config::model::Config) -> String {
 
 async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> ExitCode {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut hup), Ok(mut term), Ok(mut int), Ok(mut usr1), Ok(mut usr2)) = (
+    let (Ok(mut hup), Ok(mut term), Ok(mut int), Ok(mut usr1), Ok(mut usr2), Ok(mut json)) = (
         signal(SignalKind::hangup()),
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
         signal(SignalKind::user_defined1()),
         signal(SignalKind::user_defined2()),
+        signal(SignalKind::from_raw(dump::json_signal())),
     ) else {
         tracing::error!("cannot install signal handlers");
         return ExitCode::from(1);
     };
-    let cfg = keepalived_config::model::build(&loaded.tree);
+    let mut cfg = keepalived_config::model::build(&loaded.tree);
     let status: state::Shared = Default::default();
     state::update(&status, |s| {
         s.version = env!("CARGO_PKG_VERSION").to_string();
@@ -676,8 +677,9 @@ async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> Exit
             _ = term.recv() => break,
             _ = int.recv() => break,
             // keepalived's data and stats dumps, to the same files.
-            _ = usr1.recv() => dump(&status, "/tmp/keepalived.data", false),
-            _ = usr2.recv() => dump(&status, "/tmp/keepalived.stats", true),
+            _ = usr1.recv() => dump::write(&status, &cfg, "/tmp/keepalived.data", dump::Kind::Data),
+            _ = usr2.recv() => dump::write(&status, &cfg, "/tmp/keepalived.stats", dump::Kind::Stats),
+            _ = json.recv() => dump::write(&status, &cfg, "/tmp/keepalived.json", dump::Kind::Json),
             _ = hup.recv() => {
                 tracing::info!("Reloading configuration {}", path.display());
                 sd_notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
@@ -690,7 +692,7 @@ async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> Exit
                     continue;
                 }
                 state::update(&status, |s| s.reloads += 1);
-                let cfg = keepalived_config::model::build(&next.tree);
+                cfg = keepalived_config::model::build(&next.tree);
                 sh.mailer = smtp::Mailer::from_config(&cfg.global_defs, status.clone());
                 if let Some(t) = metrics_task.take() {
                     t.abort();

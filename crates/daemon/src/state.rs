@@ -35,6 +35,11 @@ pub struct InstanceStatus {
     pub adverts_rx: u64,
     pub adverts_tx: u64,
     pub became_master: u64,
+    pub released_master: u64,
+    pub priority_zero_rx: u64,
+    pub priority_zero_tx: u64,
+    /// The master's advert interval (learnt from it with v3), seconds.
+    pub master_adver_int: f64,
     /// Received adverts dropped, by reason.
     pub drops: BTreeMap<String, u64>,
 }

@@ -451,6 +451,7 @@ mod tests {
                 adverts_tx: 20,
                 became_master: 1,
                 drops,
+                ..Default::default()
             }],
             vrrp_drops: [("bad checksum".to_string(), 5)].into_iter().collect(),
             virtual_servers: vec![VirtualServerStatus {

@@ -5,6 +5,7 @@
 //! never waits on netlink.
 
 use crate::notify::{self, Fifo, Kind, RunAs, Script, Scripts};
+use crate::timer::PreciseTimer;
 use keepalived_config::model::{self, Config, VrrpInstance};
 use keepalived_netif::addr::{Netlink, VipSpec};
 use keepalived_netif::firewall::NoAccept;
@@ -616,6 +617,10 @@ impl Vrrp {
                     adverts_rx: cnt.adverts_rx,
                     adverts_tx: cnt.adverts_tx,
                     became_master: cnt.became_master,
+                    released_master: cnt.released_master,
+                    priority_zero_rx: cnt.priority_zero_rx,
+                    priority_zero_tx: cnt.priority_zero_tx,
+                    master_adver_int: inst.master_adver_int().as_secs_f64(),
                     drops: cnt.drops.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
                 }
             })
@@ -726,6 +731,9 @@ impl Vrrp {
         let mut sockets: HashMap<SockKey, Arc<VrrpSocket>> = HashMap::new();
         // Instances that start now (false: carried over a reload, running).
         let mut fresh = vec![true; self.instances.len()];
+        let mut timer = PreciseTimer::new()
+            .inspect_err(|e| tracing::warn!("timerfd: {e}; using tokio's timer (1 ms steps)"))
+            .ok();
         loop {
             self.open_sockets(&mut sockets, &pkt_tx).await?;
             let (work_tx, worker) = self.start_worker(fresh.iter().all(|f| *f));
@@ -770,9 +778,15 @@ impl Vrrp {
                     .min();
                 let sleep = async {
                     match deadline {
-                        Some(d) => {
-                            tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await
-                        }
+                        Some(d) => match timer.as_mut() {
+                            Some(t) => {
+                                if let Err(e) = t.sleep_until(d).await {
+                                    tracing::warn!("timerfd: {e}; using tokio's timer");
+                                    tokio::time::sleep_until(d.into()).await
+                                }
+                            }
+                            None => tokio::time::sleep_until(d.into()).await,
+                        },
                         None => std::future::pending().await,
                     }
                 };

@@ -96,3 +96,102 @@ fn ours_master_keepalived_backup_v3() {
 fn keepalived_master_ours_backup_v3() {
     scenario(false, true);
 }
+
+/// `kill -s $(keepalived --signum=JSON)` writes /tmp/keepalived.json; monitoring
+/// plugins parse it. Same config, same state: ours has every field keepalived
+/// writes, with the same values where they do not depend on timing.
+#[test]
+fn json_dump_like_keepalived() {
+    if !can_run(&["ip", "keepalived"]) {
+        return;
+    }
+    let path = std::path::Path::new("/tmp/keepalived.json");
+    let signum = |bin: &str| -> i32 {
+        let out = std::process::Command::new(bin)
+            .arg("--signum=JSON")
+            .output()
+            .expect("--signum");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("a number")
+    };
+    assert_eq!(
+        signum("keepalived"),
+        signum(env!("CARGO_BIN_EXE_keepalived-rs"))
+    );
+    let dump = |p: &Proc| -> serde_json::Value {
+        let _ = std::fs::remove_file(path);
+        // SAFETY: plain kill(2) of our own child process.
+        unsafe { nix::libc::kill(p.pid(), signum("keepalived")) };
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(v) = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+            {
+                let _ = std::fs::remove_file(path);
+                return v;
+            }
+            assert!(std::time::Instant::now() < end, "no {}", path.display());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let net = Net::new(&["d1", "d2"]);
+    let ka = net.keepalived(D1, "ka", &conf(100, false));
+    let mut ka = ka;
+    ka.expect(entering("MASTER"), "keepalived MASTER");
+    let theirs = dump(&ka);
+    ka.kill9();
+    let mut ours = net.daemon(D2, "ours", &conf(100, false));
+    ours.expect(entering("MASTER"), "keepalived-rs MASTER");
+    let mine = dump(&ours);
+    let (t, m) = (&theirs[0], &mine[0]);
+    for part in ["data", "stats"] {
+        let keys = |v: &serde_json::Value| {
+            v[part]
+                .as_object()
+                .map(|o| o.keys().cloned().collect::<std::collections::BTreeSet<_>>())
+                .unwrap_or_default()
+        };
+        let missing: Vec<_> = keys(t).difference(&keys(m)).cloned().collect();
+        assert!(
+            missing.is_empty(),
+            "{part}: missing {missing:?}\nkeepalived: {t}\nours: {m}"
+        );
+    }
+    for k in [
+        "iname",
+        "vrid",
+        "state",
+        "wantstate",
+        "base_priority",
+        "effective_priority",
+        "vipset",
+        "adver_int",
+        "version",
+        "garp_delay",
+        "garp_rep",
+        "garp_refresh",
+        "garp_refresh_rep",
+        "garp_lower_prio_delay",
+        "garp_lower_prio_rep",
+        "accept",
+        "nopreempt",
+        "preempt_delay",
+        "strict_mode",
+        "ifp_ifname",
+        "vmac_ifname",
+        "promote_secondaries",
+        "smtp_alert",
+    ] {
+        assert_eq!(
+            t["data"][k], m["data"][k],
+            "data.{k}\nkeepalived: {t}\nours: {m}"
+        );
+    }
+    assert_eq!(t["stats"]["become_master"], m["stats"]["become_master"]);
+    // keepalived names the interface of a VIP it was given without dev.
+    let vips = |v: &serde_json::Value| v["data"]["vips"].to_string();
+    assert_eq!(vips(t), vips(m));
+}

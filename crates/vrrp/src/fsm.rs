@@ -194,6 +194,8 @@ pub struct Counters {
     pub adverts_tx: u64,
     pub transitions: u64,
     pub became_master: u64,
+    /// Transitions out of MASTER (keepalived's `release_master`).
+    pub released_master: u64,
     pub priority_zero_rx: u64,
     pub priority_zero_tx: u64,
     pub drops: BTreeMap<&'static str, u64>,
@@ -688,6 +690,9 @@ impl Instance {
         let from = self.state;
         self.state = to;
         self.counters.transitions += 1;
+        if from == State::Master && to != State::Master {
+            self.counters.released_master += 1;
+        }
         out.push(Action::Transition { from, to, reason });
     }
 
