@@ -26,6 +26,16 @@ pub struct MiscCheck {
     pub user: Option<(u32, u32)>,
 }
 
+/// The only environment a script gets: a fixed PATH. The daemon's own
+/// environment (whatever started it) is not passed on.
+pub const SCRIPT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Gives a script a clean environment. Descriptors need nothing: everything
+/// the daemon opens is close-on-exec, and stdin is /dev/null.
+pub fn clean_env(cmd: &mut Command) -> &mut Command {
+    cmd.env_clear().env("PATH", SCRIPT_PATH)
+}
+
 /// Resolves `user USER [[:]GROUP]` words (also `USER:GROUP`) to a uid and gid; without a
 /// group, the user's primary group.
 pub fn resolve_user(words: &[String]) -> Result<(u32, u32), String> {
@@ -101,7 +111,8 @@ impl MiscCheck {
 
     async fn exec(&self) -> Result<i32, String> {
         let mut cmd = Command::new(&self.argv[0]);
-        cmd.args(&self.argv[1..])
+        clean_env(&mut cmd)
+            .args(&self.argv[1..])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -1,7 +1,7 @@
 //! Builds the block tree from preprocessed lines: a node is a keyword, its
 //! arguments on the same line, and an optional `{ … }` block of child nodes.
 
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::{Class, Diagnostic, Diagnostics};
 use crate::lexer::Token;
 use crate::preprocess::Line;
 use crate::source::Span;
@@ -57,6 +57,21 @@ struct Open {
     indent: u32,
 }
 
+/// The deepest block nesting accepted. keepalived's own grammar goes five
+/// levels deep (virtual_server > real_server > HTTP_GET > url); a file nesting
+/// thousands deep is garbage, and every pass over the tree would recurse that
+/// deep.
+const MAX_NESTING: usize = 32;
+
+fn too_deep(diags: &mut Diagnostics, at: Span) {
+    diags.push(
+        Diagnostic::error(at, format!("blocks nest more than {MAX_NESTING} levels deep"))
+            .label("this block is too deep")
+            .hint("keepalived.conf blocks nest a few levels at most; look for '{' without '}'")
+            .class(Class::Fatal),
+    );
+}
+
 /// Parses lines into top-level nodes. Unbalanced braces give exactly one error,
 /// at the brace that is most likely wrong.
 pub fn parse(lines: Vec<Line>, diags: &mut Diagnostics) -> Vec<Node> {
@@ -65,6 +80,7 @@ pub fn parse(lines: Vec<Line>, diags: &mut Diagnostics) -> Vec<Node> {
     // The first block whose closing brace is indented unlike its opening line:
     // where a '}' went missing, the braces after it pair up one level off.
     let mut suspect: Option<(Span, String)> = None;
+    let mut deep = false;
 
     fn children<'a>(top: &'a mut Vec<Node>, stack: &'a mut [Open]) -> &'a mut Vec<Node> {
         match stack.last_mut() {
@@ -73,7 +89,7 @@ pub fn parse(lines: Vec<Line>, diags: &mut Diagnostics) -> Vec<Node> {
         }
     }
 
-    for line in lines {
+    'lines: for line in lines {
         let indent = line.tokens.first().map_or(1, |t| t.span.col);
         let mut i = 0;
         let mut toks = line.tokens;
@@ -114,6 +130,12 @@ pub fn parse(lines: Vec<Line>, diags: &mut Diagnostics) -> Vec<Node> {
                             children: Vec::new(),
                         });
                         let indent = prev.keyword.span.col;
+                        if stack.len() >= MAX_NESTING {
+                            too_deep(diags, t.span);
+                            deep = true;
+                            children(&mut top, &mut stack).push(prev);
+                            break 'lines;
+                        }
                         stack.push(Open { node: prev, indent });
                     }
                     other => {
@@ -153,6 +175,12 @@ pub fn parse(lines: Vec<Line>, diags: &mut Diagnostics) -> Vec<Node> {
                 } else {
                     node.keyword.span.col
                 };
+                if stack.len() >= MAX_NESTING {
+                    too_deep(diags, toks[j].span);
+                    deep = true;
+                    children(&mut top, &mut stack).push(node);
+                    break 'lines;
+                }
                 stack.push(Open { node, indent: ind });
                 i = j + 1;
             } else {
@@ -162,6 +190,12 @@ pub fn parse(lines: Vec<Line>, diags: &mut Diagnostics) -> Vec<Node> {
         }
     }
 
+    if deep {
+        // Already reported; keep what was parsed.
+        while let Some(o) = stack.pop() {
+            children(&mut top, &mut stack).push(o.node);
+        }
+    }
     if !stack.is_empty() {
         let n = stack.len();
         let innermost = stack.last().map(|o| {

@@ -34,7 +34,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             config_id: default_config_id(),
-            max_lines: 5_000_000,
+            max_lines: 2_000_000,
             max_files: 10_000,
             includes: true,
         }
@@ -55,6 +55,9 @@ enum Value {
     Single(String),
     Multi(Vec<String>),
 }
+
+/// The most names one `include` argument may expand to by braces.
+const MAX_INCLUDE_PATTERNS: usize = 1024;
 
 /// The largest configuration file read.
 const MAX_FILE_BYTES: u64 = 64 << 20;
@@ -81,6 +84,13 @@ pub struct Preprocessor<'a> {
     multi_stack: Vec<String>,
     overflow: bool,
     files_read: usize,
+    /// Every file read so far; once a cycle is found, files read before are
+    /// not read again (files including each other by glob would otherwise be
+    /// read in every order).
+    seen: std::collections::HashSet<PathBuf>,
+    cycle_found: bool,
+    /// Product of the row counts of the sequences being expanded.
+    seq_factor: usize,
 }
 
 /// Reads `path` and everything it includes into preprocessed lines.
@@ -134,12 +144,16 @@ impl<'a> Preprocessor<'a> {
             multi_stack: Vec::new(),
             overflow: false,
             files_read: 0,
+            seen: Default::default(),
+            cycle_found: false,
+            seq_factor: 1,
         }
     }
 
     fn read_file(&mut self, path: &Path, text: String) {
         self.files_read += 1;
         let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.seen.insert(canon.clone());
         self.include_stack.push((canon, path.to_path_buf()));
         let file = self.sources.add(path, text);
         let dir = path
@@ -372,15 +386,34 @@ impl<'a> Preprocessor<'a> {
                 return;
             }
         };
+        // Nested sequences multiply: refuse before generating any of it.
+        let total = self.seq_factor.saturating_mul(rows.len());
+        if self.out.len().saturating_add(total) > self.opts.max_lines {
+            self.overflow = true;
+            self.diags.push(
+                Diagnostic::error(
+                    span,
+                    format!(
+                        "this sequence gives {total} lines, more than the {} a configuration may have",
+                        self.opts.max_lines
+                    ),
+                )
+                .hint("check the ~SEQ / ~LST ranges")
+                .class(Class::Fatal),
+            );
+            return;
+        }
+        let outer = std::mem::replace(&mut self.seq_factor, total);
         for row in rows {
             if self.overflow {
-                return;
+                break;
             }
             for (n, v) in names.iter().zip(row) {
                 self.vars.insert(n.clone(), Value::Single(v));
             }
             self.process(rest.clone(), ctx, depth + 1);
         }
+        self.seq_factor = outer;
     }
 
     /// Expands `$NAME` / `${NAME}` references. Multi-line values are inserted as
@@ -554,7 +587,20 @@ impl<'a> Preprocessor<'a> {
         let base = ctx.dir;
         let mut matched = 0;
         let mut missing_plain = Vec::new();
-        for pattern in expand_braces(&arg.text) {
+        let Some(patterns) = expand_braces(&arg.text, MAX_INCLUDE_PATTERNS) else {
+            self.diags.push(
+                Diagnostic::error(
+                    arg.span,
+                    format!(
+                        "include pattern '{}' expands to more than {MAX_INCLUDE_PATTERNS} names",
+                        arg.text
+                    ),
+                )
+                .hint("list the files, or use a glob such as DIR/*.conf"),
+            );
+            return;
+        };
+        for pattern in patterns {
             let full = if Path::new(&pattern).is_absolute() {
                 PathBuf::from(&pattern)
             } else {
@@ -562,9 +608,30 @@ impl<'a> Preprocessor<'a> {
             };
             let has_glob = pattern.contains(['*', '?', '[']);
             let paths: Vec<PathBuf> = if has_glob {
-                match glob::glob(&full.to_string_lossy()) {
+                // glob(3), which keepalived uses, has no recursive `**`: it is `*`.
+                let mut pat = full.to_string_lossy().into_owned();
+                while pat.contains("**") {
+                    pat = pat.replace("**", "*");
+                }
+                match glob::glob(&pat) {
                     Ok(paths) => {
-                        let mut v: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+                        let limit = self.opts.max_files;
+                        let mut v: Vec<PathBuf> =
+                            paths.filter_map(Result::ok).take(limit + 1).collect();
+                        if v.len() > limit {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    arg.span,
+                                    format!(
+                                        "include pattern '{}' matches more than {limit} paths",
+                                        arg.text
+                                    ),
+                                )
+                                .hint("narrow the glob, e.g. DIR/*.conf")
+                                .class(Class::Fatal),
+                            );
+                            return;
+                        }
                         v.sort();
                         v
                     }
@@ -619,7 +686,11 @@ impl<'a> Preprocessor<'a> {
 
     fn include_one(&mut self, path: &Path, span: Span) {
         let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if self.cycle_found && self.seen.contains(&canon) {
+            return;
+        }
         if let Some(pos) = self.include_stack.iter().position(|(c, _)| *c == canon) {
+            self.cycle_found = true;
             let chain = self.include_stack[pos..]
                 .iter()
                 .map(|(_, shown)| shown)
@@ -876,10 +947,12 @@ fn unbrace(s: &str) -> Vec<&str> {
 }
 
 /// csh-style brace expansion: `a/{b,c}/d` → `a/b/d`, `a/c/d` (nested too).
-pub fn expand_braces(s: &str) -> Vec<String> {
+/// `None` when it would give more than `max` names (`{a,b}` twenty times over
+/// is a million).
+pub fn expand_braces(s: &str, max: usize) -> Option<Vec<String>> {
     let bytes: Vec<char> = s.chars().collect();
     let Some(open) = bytes.iter().position(|&c| c == '{') else {
-        return vec![s.to_string()];
+        return Some(vec![s.to_string()]);
     };
     let mut depth = 0;
     let mut close = None;
@@ -899,32 +972,30 @@ pub fn expand_braces(s: &str) -> Vec<String> {
         }
     }
     let Some(close) = close else {
-        return vec![s.to_string()];
+        return Some(vec![s.to_string()]);
     };
+    let suffix: String = bytes[close + 1..].iter().collect();
+    let rest = expand_braces(&suffix, max)?;
     if commas.is_empty() {
         // `{x}` is literal in glob(3) with GLOB_BRACE only when it has no comma.
         let prefix: String = bytes[..=close].iter().collect();
-        let suffix: String = bytes[close + 1..].iter().collect();
-        return expand_braces(&suffix)
-            .into_iter()
-            .map(|t| format!("{prefix}{t}"))
-            .collect();
+        return Some(rest.into_iter().map(|t| format!("{prefix}{t}")).collect());
     }
     let prefix: String = bytes[..open].iter().collect();
-    let suffix: String = bytes[close + 1..].iter().collect();
     let mut bounds = vec![open];
     bounds.extend(&commas);
     bounds.push(close);
     let mut out = Vec::new();
     for w in bounds.windows(2) {
         let alt: String = bytes[w[0] + 1..w[1]].iter().collect();
-        for a in expand_braces(&alt) {
-            for t in expand_braces(&suffix) {
-                out.push(format!("{prefix}{a}{t}"));
+        for a in expand_braces(&alt, max)? {
+            if out.len() + rest.len() > max {
+                return None;
             }
+            out.extend(rest.iter().map(|t| format!("{prefix}{a}{t}")));
         }
     }
-    out
+    Some(out)
 }
 
 #[cfg(test)]
@@ -1045,12 +1116,13 @@ mod tests {
 
     #[test]
     fn braces() {
-        assert_eq!(expand_braces("/a/{b,c}/d"), vec!["/a/b/d", "/a/c/d"]);
-        assert_eq!(
-            expand_braces("{x,y}/{1,2}"),
-            vec!["x/1", "x/2", "y/1", "y/2"]
-        );
-        assert_eq!(expand_braces("a{b}c"), vec!["a{b}c"]);
+        let e = |s: &str| expand_braces(s, 100).unwrap();
+        assert_eq!(e("/a/{b,c}/d"), vec!["/a/b/d", "/a/c/d"]);
+        assert_eq!(e("{x,y}/{1,2}"), vec!["x/1", "x/2", "y/1", "y/2"]);
+        assert_eq!(e("a{b}c"), vec!["a{b}c"]);
+        // A bomb is refused before it is built.
+        assert_eq!(expand_braces(&"{a,b}".repeat(40), 1024), None);
+        assert_eq!(expand_braces(&"{a,b}".repeat(10), 1024).map(|v| v.len()), Some(1024));
     }
 
     #[test]

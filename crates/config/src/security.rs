@@ -130,6 +130,25 @@ fn collect<'a>(
     }
 }
 
+/// Whether any script of the configuration runs as root.
+pub fn runs_scripts_as_root(nodes: &[Node]) -> bool {
+    let script_user = nodes
+        .iter()
+        .filter(|n| n.name() == "global_defs")
+        .flat_map(|g| g.children())
+        .find(|c| c.name() == "script_user")
+        .and_then(|u| u.args.first())
+        .map(|a| a.text.as_str());
+    let root_default = default_user_is_root(script_user);
+    let mut found = Vec::new();
+    for n in nodes {
+        if n.block.is_some() {
+            collect(n, root_default, None, &mut found);
+        }
+    }
+    found.iter().any(|f| f.root)
+}
+
 /// keepalived's two script security verdicts for `-t`:
 /// - scripts run as root without `enable_script_security`: a SECURITY VIOLATION
 ///   (exit 6), though keepalived still runs them;

@@ -6,6 +6,7 @@ mod lab;
 mod lvs;
 mod metrics;
 mod notify;
+mod privs;
 mod process;
 mod smtp;
 mod state;
@@ -261,6 +262,7 @@ fn daemon(cli: &Cli, path: &Path, opts: LoadOptions, loaded: Loaded) -> ExitCode
             return ExitCode::from(1);
         }
     }
+    inherited_fds_cloexec();
     init_logging(cli);
     let pid_files: Vec<PathBuf> = [&cli.pid, &cli.vrrp_pid]
         .into_iter()
@@ -272,6 +274,8 @@ fn daemon(cli: &Cli, path: &Path, opts: LoadOptions, loaded: Loaded) -> ExitCode
             tracing::error!("cannot write pid file {}: {e}", p.display());
         }
     }
+    // Before the runtime exists: capabilities are per thread.
+    privs::restrict(keepalived_config::security::runs_scripts_as_root(&loaded.tree));
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -284,6 +288,23 @@ fn daemon(cli: &Cli, path: &Path, opts: LoadOptions, loaded: Loaded) -> ExitCode
         let _ = std::fs::remove_file(p);
     }
     code
+}
+
+/// Descriptors the daemon inherited beyond stdio (a shell's, a supervisor's)
+/// must not reach the scripts it runs; everything it opens itself is
+/// close-on-exec already.
+fn inherited_fds_cloexec() {
+    // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets a flag on
+    // descriptors; it touches no memory and closes nothing.
+    let rc = unsafe {
+        nix::libc::close_range(3, u32::MAX, nix::libc::CLOSE_RANGE_CLOEXEC as i32)
+    };
+    if rc != 0 {
+        eprintln!(
+            "keepalived-rs: close_range: {}; inherited descriptors may reach scripts",
+            std::io::Error::last_os_error()
+        );
+    }
 }
 
 /// `-l`: to the console (stderr, which is also journald's under systemd);

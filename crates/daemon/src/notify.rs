@@ -164,7 +164,8 @@ const SCRIPT_LIMIT: Duration = Duration::from_secs(60);
 /// logs a failure. Must be called inside a tokio runtime.
 pub fn spawn(script: &Script, extra: &[String]) {
     let mut cmd = tokio::process::Command::new(&script.argv[0]);
-    cmd.args(&script.argv[1..])
+    keepalived_check::misc::clean_env(&mut cmd)
+        .args(&script.argv[1..])
         .args(extra)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);

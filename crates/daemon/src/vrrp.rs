@@ -1256,7 +1256,8 @@ impl Vrrp {
 /// Runs a vrrp_script once: success is exit status 0 within the timeout.
 async fn run_check(script: &Script, timeout: Duration) -> bool {
     let mut cmd = tokio::process::Command::new(&script.argv[0]);
-    cmd.args(&script.argv[1..])
+    keepalived_check::misc::clean_env(&mut cmd)
+        .args(&script.argv[1..])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

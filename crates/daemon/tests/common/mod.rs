@@ -454,3 +454,31 @@ pub fn is_advert(line: &str, src: &str, prio: u8) -> bool {
 pub fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+// Helpers for the fault tests (faults_netns.rs): the switch namespace and its
+// bridge ports, where a test puts its firewall rules between the hosts.
+impl Net {
+    /// Runs a command in the switch namespace (the bridges), asserting success.
+    pub fn sw_must(&self, args: &[&str]) {
+        let mut all = vec!["ip", "netns", "exec", self.sw.as_str()];
+        all.extend_from_slice(args);
+        run(&all);
+    }
+
+    /// Runs a command in the switch namespace and returns its stdout.
+    pub fn sw_exec(&self, args: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.sw])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Name of a host's bridge port in the switch namespace (hosts made by
+    /// [`Net::new`]), for `iifname` / `oifname` matches.
+    pub fn port(&self, host: usize) -> String {
+        let n = self.prefix.rsplit('x').next().unwrap();
+        format!("v{n}x{host}")
+    }
+}
