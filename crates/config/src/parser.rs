@@ -65,10 +65,13 @@ const MAX_NESTING: usize = 32;
 
 fn too_deep(diags: &mut Diagnostics, at: Span) {
     diags.push(
-        Diagnostic::error(at, format!("blocks nest more than {MAX_NESTING} levels deep"))
-            .label("this block is too deep")
-            .hint("keepalived.conf blocks nest a few levels at most; look for '{' without '}'")
-            .class(Class::Fatal),
+        Diagnostic::error(
+            at,
+            format!("blocks nest more than {MAX_NESTING} levels deep"),
+        )
+        .label("this block is too deep")
+        .hint("keepalived.conf blocks nest a few levels at most; look for '{' without '}'")
+        .class(Class::Fatal),
     );
 }
 

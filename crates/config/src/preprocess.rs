@@ -1122,7 +1122,10 @@ mod tests {
         assert_eq!(e("a{b}c"), vec!["a{b}c"]);
         // A bomb is refused before it is built.
         assert_eq!(expand_braces(&"{a,b}".repeat(40), 1024), None);
-        assert_eq!(expand_braces(&"{a,b}".repeat(10), 1024).map(|v| v.len()), Some(1024));
+        assert_eq!(
+            expand_braces(&"{a,b}".repeat(10), 1024).map(|v| v.len()),
+            Some(1024)
+        );
     }
 
     #[test]

@@ -115,7 +115,11 @@ fn recursive_glob_is_plain_star_and_bounded() {
     let dir = TempDir::new("starstar");
     std::fs::create_dir_all(dir.0.join("sub/deeper")).unwrap();
     std::fs::write(dir.0.join("sub/deeper/x.conf"), "bogus_keyword\n").unwrap();
-    std::fs::write(dir.0.join("sub/ok.conf"), "global_defs {\n router_id r1\n}\n").unwrap();
+    std::fs::write(
+        dir.0.join("sub/ok.conf"),
+        "global_defs {\n router_id r1\n}\n",
+    )
+    .unwrap();
     let main = dir.0.join("main.conf");
     std::fs::write(&main, format!("include {}/**/*.conf\n", dir.0.display())).unwrap();
     let loaded = load(&main, &opts());

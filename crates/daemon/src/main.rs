@@ -275,7 +275,9 @@ fn daemon(cli: &Cli, path: &Path, opts: LoadOptions, loaded: Loaded) -> ExitCode
         }
     }
     // Before the runtime exists: capabilities are per thread.
-    privs::restrict(keepalived_config::security::runs_scripts_as_root(&loaded.tree));
+    privs::restrict(keepalived_config::security::runs_scripts_as_root(
+        &loaded.tree,
+    ));
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -296,9 +298,7 @@ fn daemon(cli: &Cli, path: &Path, opts: LoadOptions, loaded: Loaded) -> ExitCode
 fn inherited_fds_cloexec() {
     // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets a flag on
     // descriptors; it touches no memory and closes nothing.
-    let rc = unsafe {
-        nix::libc::close_range(3, u32::MAX, nix::libc::CLOSE_RANGE_CLOEXEC as i32)
-    };
+    let rc = unsafe { nix::libc::close_range(3, u32::MAX, nix::libc::CLOSE_RANGE_CLOEXEC as i32) };
     if rc != 0 {
         eprintln!(
             "keepalived-rs: close_range: {}; inherited descriptors may reach scripts",
