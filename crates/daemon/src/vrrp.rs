@@ -395,6 +395,21 @@ impl Vrrp {
                 .or(g.vrrp_garp_master_refresh_repeat)
                 .unwrap_or(1),
             interval: garp_interval,
+            lower_prio_repeat: 0,
+            lower_prio_delay: Duration::ZERO,
+        };
+        // keepalived: both default to the master values.
+        let garp = GarpConfig {
+            lower_prio_repeat: i
+                .garp_lower_prio_repeat
+                .or(g.vrrp_garp_lower_prio_repeat)
+                .unwrap_or(garp.repeat),
+            lower_prio_delay: i
+                .garp_lower_prio_delay
+                .or(g.vrrp_garp_lower_prio_delay)
+                .map(secs)
+                .unwrap_or(garp.delay),
+            ..garp
         };
         let vips: Vec<VipSpec> = i.virtual_ipaddress.iter().map(vip_spec).collect();
         let base_priority = i.priority.unwrap_or(100);
@@ -1207,9 +1222,16 @@ impl Vrrp {
             let nl = self.nl.clone();
             let tx = tx.clone();
             let watched: Vec<u32> = self.link_users.keys().copied().collect();
+            let mut stop = stop.clone();
+            // Ends with this generation: the netlink sockets it holds go too.
             tokio::spawn(async move {
-                if let Err(e) = watch_links(nl, watched, tx).await {
-                    tracing::warn!("link monitoring stopped: {e}");
+                tokio::select! {
+                    r = watch_links(nl, watched, tx) => {
+                        if let Err(e) = r {
+                            tracing::warn!("link monitoring stopped: {e}");
+                        }
+                    }
+                    _ = stop.changed() => {}
                 }
             });
         }

@@ -294,7 +294,6 @@ fn split_brain_heals_to_one_master() {
 /// to garp_master_repeat): the heal is made so that the winner hears the loser
 /// first, and the winner's GARP must follow at the observer.
 #[test]
-#[ignore = "daemon bug: a MASTER that receives a lower priority advert sends an advert but no gratuitous ARP (keepalived: garp_lower_prio_repeat, default garp_master_repeat)"]
 fn split_brain_heal_refreshes_arp() {
     if !can_run(&["ip", "tcpdump", "nft"]) {
         return;
@@ -1010,7 +1009,6 @@ fn kill9_leftover_vips_removed_at_start() {
 /// descriptors stay bounded (they are counted after the first five reloads
 /// and at the end).
 #[test]
-#[ignore = "daemon bug: each VRRP reload leaks two NETLINK_ROUTE sockets (the old generation's watch_links task never ends and pins its Netlink and link-events connection)"]
 fn reloads_leak_no_descriptors() {
     let Some(net) = lab(&["ip"], &["d1"]) else {
         return;

@@ -54,6 +54,12 @@ pub struct GarpConfig {
     pub refresh_repeat: u32,
     /// Spacing of the copies inside one burst (applied by the adapter).
     pub interval: Duration,
+    /// Copies sent when a MASTER hears a lower priority advert (keepalived's
+    /// garp_lower_prio_repeat): the other side may have been MASTER (a healed
+    /// split brain) and the LAN's caches may point at it. Zero disables.
+    pub lower_prio_repeat: u32,
+    /// Delay of the second such burst; zero disables it.
+    pub lower_prio_delay: Duration,
 }
 
 impl Default for GarpConfig {
@@ -64,6 +70,8 @@ impl Default for GarpConfig {
             refresh: None,
             refresh_repeat: 1,
             interval: Duration::ZERO,
+            lower_prio_repeat: 5,
+            lower_prio_delay: Duration::from_secs(5),
         }
     }
 }
@@ -226,6 +234,8 @@ pub struct Instance {
     advert_at: Option<Instant>,
     master_down_at: Option<Instant>,
     garp_delay_at: Option<Instant>,
+    /// Copies of the burst due at `garp_delay_at`.
+    garp_delay_repeat: u32,
     garp_refresh_at: Option<Instant>,
     garp_repeat: u32,
     counters: Counters,
@@ -249,6 +259,7 @@ impl Instance {
             advert_at: None,
             master_down_at: None,
             garp_delay_at: None,
+            garp_delay_repeat: 0,
             garp_refresh_at: None,
             garp_repeat,
             counters: Counters::default(),
@@ -395,7 +406,7 @@ impl Instance {
                 let mut garp = None;
                 if self.garp_delay_at.is_some_and(|t| t <= now) {
                     self.garp_delay_at = None;
-                    garp = Some(self.cfg.garp.repeat);
+                    garp = Some(self.garp_delay_repeat);
                 }
                 if let Some(t) = self.garp_refresh_at.filter(|t| *t <= now) {
                     let period = self.cfg.garp.refresh.unwrap_or(Duration::MAX);
@@ -572,13 +583,23 @@ impl Instance {
                 self.become_backup(now, reason, out);
                 self.accept_master(now, rx);
             }
-            None if !self.cfg.lower_prio_no_advert => {
-                // keepalived (and RFC 9568): make the lower priority router
-                // see us at once so it yields.
-                self.send_advert(self.priority, out);
-                self.advert_at = Some(now + self.cfg.advert_int);
+            None => {
+                if !self.cfg.lower_prio_no_advert {
+                    // keepalived (and RFC 9568): make the lower priority
+                    // router see us at once so it yields.
+                    self.send_advert(self.priority, out);
+                    self.advert_at = Some(now + self.cfg.advert_int);
+                }
+                let g = &self.cfg.garp;
+                if g.lower_prio_repeat > 0 {
+                    self.garp_repeat = g.lower_prio_repeat;
+                    out.push(Action::SendGratuitous);
+                    if !g.lower_prio_delay.is_zero() {
+                        self.garp_delay_at = Some(now + g.lower_prio_delay);
+                        self.garp_delay_repeat = g.lower_prio_repeat;
+                    }
+                }
             }
-            None => {}
         }
     }
 
@@ -655,6 +676,7 @@ impl Instance {
         self.advert_at = Some(now + self.cfg.advert_int);
         if !self.cfg.garp.delay.is_zero() {
             self.garp_delay_at = Some(now + self.cfg.garp.delay);
+            self.garp_delay_repeat = self.cfg.garp.repeat;
         }
         self.garp_refresh_at = self
             .cfg

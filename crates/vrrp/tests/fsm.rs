@@ -397,12 +397,17 @@ fn master_answers_priority_zero() {
 }
 
 /// RFC 9568 §6.4.3 / keepalived: a master answers a lower priority advert
-/// unless lower_prio_no_advert is set.
+/// unless lower_prio_no_advert is set, and refreshes the LAN's ARP caches with
+/// garp_lower_prio_repeat copies now and again after garp_lower_prio_delay
+/// (the other side may have been MASTER: a healed split brain).
 #[test]
 fn master_answers_lower_priority() {
-    for quiet in [false, true] {
+    for (quiet, repeat) in [(false, 5), (true, 5), (false, 0), (true, 2)] {
         let mut c = cfg("a", 200, "10.0.0.1");
         c.lower_prio_no_advert = quiet;
+        c.garp.lower_prio_repeat = repeat;
+        c.garp.lower_prio_delay = secs(2.0);
+        c.garp.delay = Duration::ZERO;
         let mut lan = Lan::new(vec![c]);
         lan.start_all();
         lan.run_until(secs(4.5));
@@ -412,9 +417,19 @@ fn master_answers_lower_priority() {
             packet: lan.nodes[0].advert_packet(100),
         };
         let mut out = vec![];
-        lan.nodes[0].handle(lan.now, Input::Advert(&rx), &mut out);
-        assert_eq!(out.is_empty(), quiet);
+        let now = lan.now;
+        lan.nodes[0].handle(now, Input::Advert(&rx), &mut out);
+        let garp = |o: &[Action]| o.iter().any(|a| matches!(a, Action::SendGratuitous));
+        assert_eq!(out.iter().any(is_advert), !quiet, "quiet {quiet}");
+        assert_eq!(garp(&out), repeat > 0, "repeat {repeat}");
+        if repeat > 0 {
+            assert_eq!(lan.nodes[0].garp_repeat(), repeat);
+        }
         assert_eq!(lan.nodes[0].state(), State::Master);
+        // The second burst, garp_lower_prio_delay later.
+        let mut later = vec![];
+        lan.nodes[0].handle_timeout(now + secs(2.0), &mut later);
+        assert_eq!(garp(&later), repeat > 0, "second burst, repeat {repeat}");
     }
 }
 
@@ -444,6 +459,7 @@ fn garp_bursts_at_transition_delay_and_refresh() {
         refresh: Some(Duration::from_secs(20)),
         refresh_repeat: 2,
         interval: Duration::from_millis(10),
+        ..GarpConfig::default()
     };
     let base = Instant::now();
     let mut i = Instance::new(c);
