@@ -20,7 +20,10 @@ fn conf(extra: &str) -> String {
 /// (CapInh, CapPrm, CapEff, CapBnd, CapAmb) of every thread of `pid`.
 fn caps(pid: i32) -> Vec<(String, [u64; 5])> {
     let mut out = Vec::new();
-    for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
         let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
         let get = |k: &str| {
             status
@@ -51,7 +54,10 @@ fn capabilities_reduced_in_every_thread() {
     }
     let net = Net::new(&["d1"]);
     let mut d = net.daemon(0, "d", &conf(""));
-    d.expect(|l| l.contains("capabilities reduced to"), "capabilities dropped");
+    d.expect(
+        |l| l.contains("capabilities reduced to"),
+        "capabilities dropped",
+    );
     d.expect(|l| l.contains("Entering MASTER STATE"), "MASTER");
     // The VIP is there: netlink still works with what is left.
     assert!(net.addrs(0, "eth0").contains("inet 10.9.0.100/24"));
@@ -82,24 +88,27 @@ fn scripts_as_root_keep_capabilities_and_get_a_clean_environment() {
             out = out.display()
         ),
     );
-    std::fs::set_permissions(
-        &script,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let mut d = net.daemon(
         0,
         "d",
         &conf(&format!("    notify_master {}\n", script.display())),
     );
-    d.expect(|l| l.contains("all capabilities kept"), "root scripts keep caps");
+    d.expect(
+        |l| l.contains("all capabilities kept"),
+        "root scripts keep caps",
+    );
     d.expect(|l| l.contains("Entering MASTER STATE"), "MASTER");
     let threads = caps(d.pid());
     assert!(threads.iter().all(|(_, c)| c[2] != KEPT), "{threads:?}");
     // The notify script ran: wait for its files (renamed into place when done).
     let end = std::time::Instant::now() + BOUND;
     while !(out.exists() && env_out.exists()) {
-        assert!(std::time::Instant::now() < end, "notify script did not run\n{}", d.dump());
+        assert!(
+            std::time::Instant::now() < end,
+            "notify script did not run\n{}",
+            d.dump()
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let env = std::fs::read_to_string(&env_out).unwrap();
