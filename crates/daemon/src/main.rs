@@ -225,7 +225,11 @@ fn config_path(cli: &Cli) -> PathBuf {
 
 fn run_keepalived(cli: &Cli) -> ExitCode {
     let path = config_path(cli);
-    let opts = options(cli.config_id.as_deref());
+    let mut opts = options(cli.config_id.as_deref());
+    if cli.check && !cli.vrrp && cli.config_test.is_none() {
+        // Checkers only: like keepalived -C, VRRP's interfaces do not matter.
+        opts.host.interfaces = false;
+    }
     let loaded = load(&path, &opts);
     report(&loaded);
     if cli.config_test.is_some() {

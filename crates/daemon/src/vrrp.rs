@@ -117,6 +117,44 @@ pub struct Vrrp {
     published: Instant,
     mailer: Option<crate::smtp::Mailer>,
     history: Vec<std::collections::VecDeque<crate::state::Transition>>,
+    /// lvs_sync_daemon: IPVS connection sync following one instance's state.
+    syncd: Option<SyncDaemon>,
+}
+
+/// keepalived's lvs_sync_daemon: the IPVS master sync daemon runs while the
+/// instance is MASTER, the backup one otherwise; both stop with the instance.
+struct SyncDaemon {
+    instance: usize,
+    cfg: keepalived_dataplane::ipvs::SyncConfig,
+    ipvs: Option<keepalived_dataplane::ipvs::IpvsBackend>,
+}
+
+impl SyncDaemon {
+    /// Runs the daemon of `role` only (`None`: neither).
+    fn set(&mut self, role: Option<keepalived_dataplane::ipvs::SyncState>) {
+        use keepalived_dataplane::ipvs::SyncState;
+        let Some(ipvs) = self.ipvs.as_mut() else {
+            return;
+        };
+        for other in [SyncState::Master, SyncState::Backup] {
+            if Some(other) != role {
+                // Not running is fine (ESRCH).
+                let _ = ipvs.stop_sync_daemon(other);
+            }
+        }
+        if let Some(r) = role {
+            match ipvs.start_sync_daemon_with(r, &self.cfg) {
+                Ok(()) => tracing::info!(
+                    "lvs_sync_daemon: {r:?} sync daemon on {} (syncid {})",
+                    self.cfg.ifname,
+                    self.cfg.syncid
+                ),
+                // Already running with this role (a reload): fine.
+                Err(e) if e.to_string().contains("File exists") => {}
+                Err(e) => tracing::warn!("lvs_sync_daemon: {e}"),
+            }
+        }
+    }
 }
 
 fn secs(s: f64) -> Duration {
@@ -241,6 +279,7 @@ impl Vrrp {
             published: Instant::now(),
             mailer: None,
             history: Vec::new(),
+            syncd: None,
             firewall_table: match g.nftables.as_deref() {
                 Some(t) if !t.is_empty() => t.to_string(),
                 _ => keepalived_netif::firewall::DEFAULT_TABLE.to_string(),
@@ -254,6 +293,7 @@ impl Vrrp {
         for inst in &cfg.vrrp_instances {
             me.add_instance(cfg, inst).await?;
         }
+        me.syncd = sync_daemon(cfg, &me.names);
         let secure = me.secure_only;
         for sg in &cfg.sync_groups {
             let members: Vec<usize> = sg
@@ -784,6 +824,19 @@ impl Vrrp {
                 inst.handle(now, Input::Start, out);
             }
             self.apply(&mut out, &sockets, &work_tx).await;
+            // An instance carried over a reload keeps its state: the sync
+            // daemon follows it (a fresh one got its transition above).
+            if let Some(d) = self.syncd.as_mut() {
+                if !fresh.get(d.instance).copied().unwrap_or(true) {
+                    use keepalived_dataplane::ipvs::SyncState;
+                    let role = match self.instances[d.instance].state() {
+                        State::Master => Some(SyncState::Master),
+                        State::Backup | State::Fault => Some(SyncState::Backup),
+                        State::Init | State::Stop => None,
+                    };
+                    d.set(role);
+                }
+            }
 
             let next = loop {
                 let deadline = self
@@ -1046,6 +1099,14 @@ impl Vrrp {
             to: to.to_string(),
             reason: reason.to_string(),
         });
+        if let Some(d) = self.syncd.as_mut().filter(|d| d.instance == k) {
+            use keepalived_dataplane::ipvs::SyncState;
+            d.set(match to {
+                State::Master => Some(SyncState::Master),
+                State::Backup | State::Fault => Some(SyncState::Backup),
+                State::Init | State::Stop => None,
+            });
+        }
         let inst = &self.instances[k];
         let name = &inst.config().name;
         let prio = inst.effective_priority();
@@ -1476,4 +1537,51 @@ async fn worker(
             }
         }
     }
+}
+
+/// The lvs_sync_daemon of a configuration: global_defs `lvs_sync_daemon IF
+/// INSTANCE ...`, or keepalived's deprecated per-instance
+/// `lvs_sync_daemon_interface IF`. The sync id defaults to the instance's
+/// virtual_router_id, as keepalived's does.
+fn sync_daemon(cfg: &Config, names: &HashMap<String, usize>) -> Option<SyncDaemon> {
+    let (ifname, inst, d) = match &cfg.global_defs.lvs_sync_daemon {
+        Some(d) => (d.interface.clone(), d.instance.clone()?, Some(d)),
+        None => {
+            let i = cfg
+                .vrrp_instances
+                .iter()
+                .find(|i| i.lvs_sync_daemon_interface.is_some())?;
+            (i.lvs_sync_daemon_interface.clone()?, i.name.clone(), None)
+        }
+    };
+    let Some(&instance) = names.get(&inst) else {
+        tracing::warn!("lvs_sync_daemon: no vrrp_instance {inst}");
+        return None;
+    };
+    let vrid = cfg
+        .vrrp_instances
+        .iter()
+        .find(|i| i.name == inst)
+        .and_then(|i| i.virtual_router_id)
+        .unwrap_or(0);
+    let sc = keepalived_dataplane::ipvs::SyncConfig {
+        ifname,
+        syncid: d.and_then(|d| d.id).unwrap_or(u32::from(vrid)),
+        maxlen: d.and_then(|d| d.maxlen).and_then(|m| u16::try_from(m).ok()),
+        group: d.and_then(|d| d.group),
+        port: d.and_then(|d| d.port),
+        ttl: d.and_then(|d| d.ttl),
+    };
+    let ipvs = match keepalived_dataplane::ipvs::IpvsBackend::new(std::iter::empty()) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            tracing::warn!("lvs_sync_daemon: IPVS is not available ({e}); connections are not synchronised");
+            None
+        }
+    };
+    Some(SyncDaemon {
+        instance,
+        cfg: sc,
+        ipvs,
+    })
 }

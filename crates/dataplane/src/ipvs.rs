@@ -39,7 +39,7 @@ use crate::model::{Family, Method, Pool, Service, ServiceKey};
 use crate::Error;
 use genl::*;
 
-pub use genl::{resolve_family, SyncState, SCHEDULERS};
+pub use genl::{resolve_family, SyncConfig, SyncState, SCHEDULERS};
 
 /// A failed IPVS request: which operation and the kernel's errno. It travels
 /// inside [`Error::Netlink`]'s `io::Error` (see [`OpError::of`]).
@@ -249,6 +249,19 @@ impl IpvsBackend {
             &format!("NEW_DAEMON {state:?} {ifname} {syncid}"),
             IPVS_CMD_NEW_DAEMON,
             daemon_attrs(state, ifname, syncid),
+        )
+    }
+
+    /// Starts a sync daemon with every `lvs_sync_daemon` option.
+    pub fn start_sync_daemon_with(
+        &mut self,
+        state: SyncState,
+        c: &SyncConfig,
+    ) -> Result<(), Error> {
+        self.request(
+            &format!("NEW_DAEMON {state:?} {} {}", c.ifname, c.syncid),
+            IPVS_CMD_NEW_DAEMON,
+            sync_daemon_attrs(state, c),
         )
     }
 

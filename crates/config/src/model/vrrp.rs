@@ -402,6 +402,8 @@ keyword_struct! {
         nopreempt: bool = "nopreempt" => flag,
         /// Deprecated `preempt` (preemption is the default).
         preempt: bool = "preempt" => flag,
+        /// Deprecated: keepalived reads it as `lvs_sync_daemon IF THIS_INSTANCE`.
+        lvs_sync_daemon_interface: Option<String> = "lvs_sync_daemon_interface" => arg,
         /// Seconds (default 0).
         preempt_delay: Option<f64> = "preempt_delay" => num,
         authentication: Option<Authentication> = "authentication" => authentication,

@@ -273,6 +273,7 @@ pub static VRRP_INSTANCE: BlockSchema = BlockSchema {
         kw("version", Int(2, 3)),
         kw("nopreempt", Flag),
         kw("preempt", Flag).deprecated("preemption is the default"),
+        kw("lvs_sync_daemon_interface", Interface).deprecated("global_defs lvs_sync_daemon"),
         kw("preempt_delay", Timer(0.0, 1000.0)),
         kw("authentication", Flag).block(&AUTHENTICATION),
         kw("virtual_ipaddress", Flag).list(),

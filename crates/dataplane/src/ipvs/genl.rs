@@ -95,6 +95,11 @@ pub const IPVS_DEST_ATTR_TUN_FLAGS: u16 = 15;
 pub const IPVS_DAEMON_ATTR_STATE: u16 = 1;
 pub const IPVS_DAEMON_ATTR_MCAST_IFN: u16 = 2;
 pub const IPVS_DAEMON_ATTR_SYNC_ID: u16 = 3;
+pub const IPVS_DAEMON_ATTR_SYNC_MAXLEN: u16 = 4;
+pub const IPVS_DAEMON_ATTR_MCAST_GROUP: u16 = 5;
+pub const IPVS_DAEMON_ATTR_MCAST_GROUP6: u16 = 6;
+pub const IPVS_DAEMON_ATTR_MCAST_PORT: u16 = 7;
+pub const IPVS_DAEMON_ATTR_MCAST_TTL: u16 = 8;
 
 // Service flags.
 pub const IP_VS_SVC_F_PERSISTENT: u32 = 0x0001;
@@ -476,14 +481,59 @@ impl SyncState {
     }
 }
 
+/// What a sync daemon is started with (`lvs_sync_daemon IF INST [id N]
+/// [maxlen LEN] [port P] [ttl T] [group IP]`); `None` keeps the kernel's
+/// default (maxlen from the MTU, 224.0.0.81 / ff02::8148, port 8848, ttl 1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncConfig {
+    pub ifname: String,
+    pub syncid: u32,
+    pub maxlen: Option<u16>,
+    pub group: Option<IpAddr>,
+    pub port: Option<u16>,
+    pub ttl: Option<u8>,
+}
+
 /// Attributes of NEW_DAEMON.
 pub fn daemon_attrs(state: SyncState, ifname: &str, syncid: u32) -> Vec<u8> {
+    sync_daemon_attrs(
+        state,
+        &SyncConfig {
+            ifname: ifname.to_string(),
+            syncid,
+            ..SyncConfig::default()
+        },
+    )
+}
+
+/// Attributes of NEW_DAEMON with every option.
+pub fn sync_daemon_attrs(state: SyncState, c: &SyncConfig) -> Vec<u8> {
     let mut a = AttrBuf::new();
     a.nest(IPVS_CMD_ATTR_DAEMON)
         .u32(IPVS_DAEMON_ATTR_STATE, state.bits())
-        .str(IPVS_DAEMON_ATTR_MCAST_IFN, ifname)
-        .u32(IPVS_DAEMON_ATTR_SYNC_ID, syncid)
-        .end();
+        .str(IPVS_DAEMON_ATTR_MCAST_IFN, &c.ifname)
+        .u32(IPVS_DAEMON_ATTR_SYNC_ID, c.syncid);
+    if let Some(m) = c.maxlen {
+        a.u16(IPVS_DAEMON_ATTR_SYNC_MAXLEN, m);
+    }
+    // The kernel reads a 4-byte in_addr here, unlike the 16-byte service
+    // address.
+    match c.group {
+        Some(IpAddr::V4(g)) => {
+            a.bytes(IPVS_DAEMON_ATTR_MCAST_GROUP, &g.octets());
+        }
+        Some(IpAddr::V6(g)) => {
+            a.bytes(IPVS_DAEMON_ATTR_MCAST_GROUP6, &g.octets());
+        }
+        None => {}
+    }
+    if let Some(p) = c.port {
+        a.u16(IPVS_DAEMON_ATTR_MCAST_PORT, p);
+    }
+    if let Some(t) = c.ttl {
+        a.u8(IPVS_DAEMON_ATTR_MCAST_TTL, t);
+    }
+    a.end();
     a.finish()
 }
 
