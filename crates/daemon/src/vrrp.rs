@@ -33,6 +33,9 @@ struct Ctx {
     /// Everything of the configuration this instance depends on: equal prints
     /// over a reload mean the instance keeps running untouched.
     fingerprint: String,
+    /// What tracking depends on: equal prints let a reconfigured instance keep
+    /// its tracked objects' states.
+    track_print: String,
     /// Interface adverts go out of (the VMAC when use_vmac without vmac_xmit_base).
     sock: SockKey,
     /// Interface that carries the VIPs and GARPs.
@@ -61,6 +64,14 @@ enum Work {
     Garp(usize, u32),
     /// Remove leftover VIPs of a previous run (crash) before starting.
     Clean(usize),
+    /// A reconfigured MASTER's addresses, routes and rules that the new
+    /// configuration no longer has.
+    Drop {
+        k: usize,
+        vips: Vec<VipSpec>,
+        routes: Vec<RouteSpec>,
+        rules: Vec<RuleSpec>,
+    },
     /// Barrier: reply once everything before it is done; on the final stop
     /// the no_accept table goes too.
     Flush {
@@ -184,6 +195,36 @@ fn scope_number(s: &str) -> Option<u8> {
         "nowhere" => 255,
         n => n.parse().ok()?,
     })
+}
+
+/// The parts of a configuration an instance's tracking depends on.
+fn track_fingerprint(cfg: &Config, i: &VrrpInstance) -> String {
+    let scripts: Vec<_> = cfg
+        .vrrp_scripts
+        .iter()
+        .filter(|s| i.track_script.iter().any(|t| t.name == s.name))
+        .collect();
+    let files: Vec<_> = cfg
+        .track_files
+        .iter()
+        .filter(|f| i.track_file.iter().any(|t| t.name == f.name))
+        .collect();
+    let procs: Vec<_> = cfg
+        .track_processes
+        .iter()
+        .filter(|p| i.track_process.iter().any(|t| t.name == p.name))
+        .collect();
+    serde_json::json!([
+        i.priority,
+        i.track_interface,
+        i.track_script,
+        i.track_file,
+        i.track_process,
+        scripts,
+        files,
+        procs
+    ])
+    .to_string()
 }
 
 /// The parts of a configuration an instance depends on (see [`Ctx::fingerprint`]).
@@ -600,8 +641,10 @@ impl Vrrp {
         };
         let (run_as, secure) = (self.run_as, self.secure_only);
         let fingerprint = instance_fingerprint(cfg, i);
+        let track_print = track_fingerprint(cfg, i);
         self.ctx.push(Ctx {
             fingerprint,
+            track_print,
             sock: (sock_if, ipv6),
             vip_ifindex,
             vip_ifname,
@@ -786,6 +829,8 @@ impl Vrrp {
         let mut sockets: HashMap<SockKey, Arc<VrrpSocket>> = HashMap::new();
         // Instances that start now (false: carried over a reload, running).
         let mut fresh = vec![true; self.instances.len()];
+        // Instances carried over a reload with a changed configuration.
+        let mut reconfigured: Vec<usize> = Vec::new();
         let mut timer = PreciseTimer::new()
             .inspect_err(|e| tracing::warn!("timerfd: {e}; using tokio's timer (1 ms steps)"))
             .ok();
@@ -822,6 +867,22 @@ impl Vrrp {
                     inst.handle(now, Input::Priority(p), out);
                 }
                 inst.handle(now, Input::Start, out);
+            }
+            for k in std::mem::take(&mut reconfigured) {
+                let (inst, c) = (&mut self.instances[k], &self.ctx[k]);
+                if c.track.fault() != (inst.state() == State::Fault) {
+                    inst.handle(now, Input::Fault(c.track.fault()), &mut out[k]);
+                }
+                let p = c.track.effective_priority();
+                if p != inst.effective_priority() {
+                    inst.handle(now, Input::Priority(p), &mut out[k]);
+                }
+                if inst.state() == State::Master {
+                    // Present addresses are kept; new ones are added and
+                    // announced.
+                    let _ = work_tx.send(Work::Add(k));
+                    let _ = work_tx.send(Work::Garp(k, inst.garp_repeat()));
+                }
             }
             self.apply(&mut out, &sockets, &work_tx).await;
             // An instance carried over a reload keeps its state: the sync
@@ -905,6 +966,71 @@ impl Vrrp {
                     })
                     .collect();
             }
+            // Changed instances of the same router (name, VRID, interfaces)
+            // take their new configuration in place, as keepalived keeps an
+            // instance's state over a reload: adding a VIP must not fail over.
+            let mut reconf: Vec<usize> = Vec::new();
+            if let Some(n) = next.as_mut() {
+                for (k, done) in carried.iter_mut().enumerate() {
+                    if *done {
+                        continue;
+                    }
+                    let (nc, ni) = (&n.ctx[k], &n.instances[k]);
+                    let same = |j: usize| {
+                        let (oc, oi) = (&self.ctx[j], &self.instances[j]);
+                        !kept[j]
+                            && oi.config().name == ni.config().name
+                            && oi.config().vrid == ni.config().vrid
+                            && oi.config().version == ni.config().version
+                            && oc.sock == nc.sock
+                            && oc.vip_ifindex == nc.vip_ifindex
+                            && oc.vmac == nc.vmac
+                            && matches!(oi.state(), State::Master | State::Backup | State::Fault)
+                    };
+                    let Some(j) = (0..self.instances.len()).find(|&j| same(j)) else {
+                        continue;
+                    };
+                    kept[j] = true;
+                    *done = true;
+                    reconf.push(k);
+                    let cfg = n.instances[k].config().clone();
+                    std::mem::swap(&mut n.instances[k], &mut self.instances[j]);
+                    n.instances[k].reconfigure(cfg);
+                    std::mem::swap(&mut n.history[k], &mut self.history[j]);
+                    if n.ctx[k].track_print == self.ctx[j].track_print {
+                        std::mem::swap(&mut n.ctx[k].track, &mut self.ctx[j].track);
+                    }
+                    if n.instances[k].state() == State::Master {
+                        let (oc, nc) = (&self.ctx[j], &n.ctx[k]);
+                        let _ = work_tx.send(Work::Drop {
+                            k: j,
+                            vips: oc
+                                .vips
+                                .iter()
+                                .filter(|v| !nc.vips.contains(v))
+                                .cloned()
+                                .collect(),
+                            routes: oc
+                                .routes
+                                .iter()
+                                .filter(|r| !nc.routes.contains(r))
+                                .cloned()
+                                .collect(),
+                            rules: oc
+                                .rules
+                                .iter()
+                                .filter(|r| !nc.rules.contains(r))
+                                .cloned()
+                                .collect(),
+                        });
+                    }
+                    tracing::info!(
+                        "({}) reconfigured in place, {} kept",
+                        n.instances[k].config().name,
+                        n.instances[k].state()
+                    );
+                }
+            }
             // Stop the others (all of them when stopping).
             let now = Instant::now();
             for (k, inst) in self.instances.iter_mut().enumerate() {
@@ -944,6 +1070,7 @@ impl Vrrp {
             }
             n.drops = std::mem::take(&mut self.drops);
             fresh = carried.iter().map(|c| !c).collect();
+            reconfigured = reconf;
             self = n;
         }
     }
@@ -1427,8 +1554,13 @@ async fn worker(
                     }
                 }
                 for v in &c.vips {
-                    if let Err(e) = nl.add_address(c.ifindex, v).await {
-                        tracing::warn!("adding {}/{} to {}: {e}", v.addr, v.prefix, c.ifname);
+                    match nl.add_address(c.ifindex, v).await {
+                        Ok(()) => {}
+                        // Already there (a reconfigured MASTER keeps its VIPs).
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                        Err(e) => {
+                            tracing::warn!("adding {}/{} to {}: {e}", v.addr, v.prefix, c.ifname)
+                        }
                     }
                 }
                 for r in &c.routes {
@@ -1465,6 +1597,35 @@ async fn worker(
                         if let Err(e) = f.unblock(&addrs).await {
                             tracing::warn!("no_accept firewall: {e}");
                         }
+                    }
+                }
+            }
+            Work::Drop {
+                k,
+                vips,
+                routes,
+                rules,
+            } => {
+                let c = &ctx[k];
+                for r in &rules {
+                    if let Err(e) = routes::del_rule(&nl, r).await {
+                        tracing::warn!("removing rule {r:?}: {e}");
+                    }
+                }
+                for r in &routes {
+                    if let Err(e) = routes::del_route(&nl, r).await {
+                        tracing::warn!("removing route {}/{}: {e}", r.dst, r.prefix);
+                    }
+                }
+                for v in &vips {
+                    if let Err(e) = nl.del_address(c.ifindex, v).await {
+                        tracing::warn!("removing {}/{} from {}: {e}", v.addr, v.prefix, c.ifname);
+                    }
+                }
+                if let (true, Some(f)) = (c.no_accept, &firewall) {
+                    let addrs: Vec<IpAddr> = vips.iter().map(|v| v.addr).collect();
+                    if let Err(e) = f.unblock(&addrs).await {
+                        tracing::warn!("no_accept firewall: {e}");
                     }
                 }
             }
@@ -1575,7 +1736,9 @@ fn sync_daemon(cfg: &Config, names: &HashMap<String, usize>) -> Option<SyncDaemo
     let ipvs = match keepalived_dataplane::ipvs::IpvsBackend::new(std::iter::empty()) {
         Ok(b) => Some(b),
         Err(e) => {
-            tracing::warn!("lvs_sync_daemon: IPVS is not available ({e}); connections are not synchronised");
+            tracing::warn!(
+                "lvs_sync_daemon: IPVS is not available ({e}); connections are not synchronised"
+            );
             None
         }
     };

@@ -154,3 +154,92 @@ fn vrrp_reload_keeps_unchanged_instances() {
     assert_eq!(s[1].1, "MASTER");
     assert_eq!(now["reloads"], 1);
 }
+
+/// A changed instance keeps its state over a reload, as keepalived's does: a
+/// MASTER given one more VIP and another priority stays MASTER (no priority-0
+/// advert, the BACKUP never takes over), adds and announces the new VIP, keeps
+/// the old one; a VIP taken out of the file leaves the interface.
+#[test]
+fn changed_instance_is_reconfigured_in_place() {
+    if !can_run(&["ip", "tcpdump"]) {
+        return;
+    }
+    let net = Net::new(&["d1", "d2", "obs"]);
+    let mut obs = net.observe(2);
+    let conf = |prio: u8, vips: &[&str]| {
+        let list: String = vips.iter().map(|v| format!("        {v}/24\n")).collect();
+        format!(
+            "vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 53\n    priority {prio}\n    advert_int 1\n    virtual_ipaddress {{\n{list}    }}\n}}\n"
+        )
+    };
+    let mut d1 = net.daemon(0, "d1", &conf(100, &["10.9.0.100"]));
+    d1.expect(|l| l.contains("(VI_1) Entering MASTER STATE"), "d1 MASTER");
+    let mut d2 = net.daemon(1, "d2", &conf(90, &["10.9.0.100"]));
+    d2.expect(|l| l.contains("(VI_1) Entering BACKUP STATE"), "d2 BACKUP");
+    obs.expect(|l| is_advert(l, "10.9.0.1", 100), "d1 adverts");
+
+    // One more VIP, a higher priority.
+    std::fs::write(
+        net.dir.join("d1.conf"),
+        conf(110, &["10.9.0.100", "10.9.0.101"]),
+    )
+    .unwrap();
+    let mark = obs.mark();
+    d1.signal(Signal::SIGHUP);
+    d1.expect(
+        |l| l.contains("(VI_1) reconfigured in place, MASTER kept"),
+        "in place",
+    );
+    obs.expect(|l| is_garp(l, "10.9.0.101"), "GARP for the new VIP");
+    for _ in 0..2 {
+        obs.expect(
+            |l| is_advert(l, "10.9.0.1", 110),
+            "adverts at the new priority",
+        );
+    }
+    let a = net.addrs(0, "eth0");
+    assert!(
+        a.contains("inet 10.9.0.100/24") && a.contains("inet 10.9.0.101/24"),
+        "{a}"
+    );
+    assert_eq!(
+        obs.count_since(mark, |l| is_advert(l, "10.9.0.1", 0)),
+        0,
+        "priority 0 sent"
+    );
+    assert_eq!(
+        d1.count(|l| l.contains("(VI_1) Entering")),
+        2,
+        "{}",
+        d1.dump()
+    ); // BACKUP, MASTER
+    assert_eq!(
+        d2.count(|l| l.contains("Entering MASTER")),
+        0,
+        "{}",
+        d2.dump()
+    );
+
+    // The first VIP taken out: it leaves, the instance stays MASTER.
+    std::fs::write(net.dir.join("d1.conf"), conf(110, &["10.9.0.101"])).unwrap();
+    d1.signal(Signal::SIGHUP);
+    d1.expect(|l| l.contains("configuration reloaded"), "second reload");
+    obs.expect(|l| is_advert(l, "10.9.0.1", 110), "adverts go on");
+    let a = net.addrs(0, "eth0");
+    assert!(
+        !a.contains("inet 10.9.0.100/24") && a.contains("inet 10.9.0.101/24"),
+        "{a}"
+    );
+    assert_eq!(
+        d1.count(|l| l.contains("(VI_1) Entering")),
+        2,
+        "{}",
+        d1.dump()
+    );
+    assert_eq!(
+        d2.count(|l| l.contains("Entering MASTER")),
+        0,
+        "{}",
+        d2.dump()
+    );
+}

@@ -270,6 +270,19 @@ impl Instance {
         &self.cfg
     }
 
+    /// Takes a changed configuration of the same router (a reload) without
+    /// leaving the current state: a MASTER stays MASTER, its timers run on.
+    /// The new priority comes in as [`Input::Priority`] afterwards.
+    pub fn reconfigure(&mut self, cfg: InstanceConfig) {
+        if self.state == State::Master || self.cfg.version == Version::V2 {
+            self.master_adver_int = cfg.advert_int;
+        }
+        if self.state == State::Master {
+            self.master_addr = Some(cfg.local_addr);
+        }
+        self.cfg = cfg;
+    }
+
     pub fn state(&self) -> State {
         self.state
     }

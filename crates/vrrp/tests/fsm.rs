@@ -760,3 +760,25 @@ fn v3_ipv6_election() {
     assert_eq!(lan.states(), [State::Backup, State::Master]);
     assert_eq!(lan.nodes[0].counters().drops.len(), 0);
 }
+
+/// A reload hands a running instance its changed configuration: it keeps its
+/// state (keepalived restores an instance's state over a reload), adverts go
+/// on at the new interval and the new address list.
+#[test]
+fn reconfigure_keeps_state() {
+    let mut lan = Lan::new(vec![cfg("a", 200, "10.0.0.1")]);
+    lan.start_all();
+    lan.run_until(secs(4.5));
+    assert_eq!(lan.states(), [State::Master]);
+    let mut c = cfg("a", 150, "10.0.0.1");
+    c.advert_int = secs(2.0);
+    c.vips.push(ip("10.0.0.102"));
+    lan.nodes[0].reconfigure(c);
+    let mut out = vec![];
+    let now = lan.now;
+    lan.nodes[0].handle(now, Input::Priority(150), &mut out);
+    assert_eq!(lan.nodes[0].state(), State::Master);
+    assert_eq!(lan.nodes[0].master_adver_int(), secs(2.0));
+    assert_eq!(lan.nodes[0].advert_packet(150).addresses.len(), 3);
+    assert!(!out.iter().any(|a| matches!(a, Action::Transition { .. })));
+}
