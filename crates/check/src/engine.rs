@@ -17,7 +17,7 @@
 //! stuck check counts as a failure and never holds up anything else.
 
 use crate::{Check, Outcome, Target};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -168,40 +168,46 @@ pub type Observer = Arc<dyn Fn(usize, usize, &'static str, &Outcome) + Send + Sy
 /// State shared by the checker tasks.
 struct Shared {
     observer: Option<Observer>,
-    state: Mutex<Snapshot>,
+    /// The states, changed in place: a change costs O(1), not a copy of every
+    /// server's state (10,000 servers going down at once would be quadratic).
+    /// Only while a reader keeps an older snapshot does a change copy it once.
     snapshot: watch::Sender<Arc<Snapshot>>,
     events: mpsc::UnboundedSender<Event>,
 }
 
 impl Shared {
     fn is_up(&self, s: usize, c: usize) -> bool {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).servers[s].checkers[c].up
+        self.snapshot.borrow().servers[s].checkers[c].up
     }
 
     /// Records a run's verdict; publishes and emits an event when something changed.
     fn record(&self, s: usize, c: usize, up: bool, outcome: Outcome) {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let server = &mut st.servers[s];
-        let ch = &mut server.checkers[c];
-        let weight = if up { outcome.weight } else { ch.weight };
-        if ch.up == up && ch.weight == weight {
-            return;
+        let mut ev = None;
+        self.snapshot.send_if_modified(|snap| {
+            let ch = &snap.servers[s].checkers[c];
+            let weight = if up { outcome.weight } else { ch.weight };
+            if ch.up == up && ch.weight == weight {
+                return false;
+            }
+            let server = &mut Arc::make_mut(snap).servers[s];
+            let ch = &mut server.checkers[c];
+            ch.up = up;
+            ch.weight = weight;
+            ch.detail = outcome.detail.clone();
+            server.up = server.checkers.iter().all(|c| c.up);
+            ev = Some(Event {
+                vs: server.vs,
+                rs: server.rs,
+                checker: c,
+                up,
+                server_up: server.up,
+                outcome,
+            });
+            true
+        });
+        if let Some(ev) = ev {
+            let _ = self.events.send(ev);
         }
-        ch.up = up;
-        ch.weight = weight;
-        ch.detail = outcome.detail.clone();
-        server.up = server.checkers.iter().all(|c| c.up);
-        let ev = Event {
-            vs: server.vs,
-            rs: server.rs,
-            checker: c,
-            up,
-            server_up: server.up,
-            outcome,
-        };
-        self.snapshot.send_replace(Arc::new(st.clone()));
-        drop(st);
-        let _ = self.events.send(ev);
     }
 }
 
@@ -252,11 +258,10 @@ impl Engine {
     /// stream and a handle to read states and stop the engine.
     pub fn start(self) -> (EventReceiver, EngineHandle) {
         let initial = self.initial_snapshot();
-        let (snap_tx, snap_rx) = watch::channel(Arc::new(initial.clone()));
+        let (snap_tx, snap_rx) = watch::channel(Arc::new(initial));
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             observer: self.observer.clone(),
-            state: Mutex::new(initial),
             snapshot: snap_tx,
             events: ev_tx,
         });
@@ -267,7 +272,13 @@ impl Engine {
             for (ci, c) in s.checkers.into_iter().enumerate() {
                 let first = first_delay(&c.schedule, n, total);
                 n += 1;
-                set.spawn(run_checker(shared.clone(), si, ci, c, first));
+                let at = Position {
+                    server: si,
+                    checker: ci,
+                    vs: s.vs,
+                    rs: s.rs,
+                };
+                set.spawn(run_checker(shared.clone(), at, c, first));
             }
         }
         let (stop_tx, stop_rx) = oneshot::channel();
@@ -296,13 +307,18 @@ pub fn first_delay(s: &Schedule, index: u32, total: u32) -> Duration {
     }
 }
 
-async fn run_checker(
-    shared: Arc<Shared>,
-    si: usize,
-    ci: usize,
-    spec: CheckerSpec,
-    first: Duration,
-) {
+/// Where a checker task sits: its server's index among the specs, its own
+/// index, and the caller's virtual / real server numbers.
+#[derive(Clone, Copy)]
+struct Position {
+    server: usize,
+    checker: usize,
+    vs: usize,
+    rs: usize,
+}
+
+async fn run_checker(shared: Arc<Shared>, at: Position, spec: CheckerSpec, first: Duration) {
+    let (si, ci) = (at.server, at.checker);
     sleep(first).await;
     let mut failures = 0u32;
     loop {
@@ -313,10 +329,7 @@ async fn run_checker(
             Err(_) => Outcome::down(format!("no result after {bound:?}"), start.elapsed()),
         };
         if let Some(f) = &shared.observer {
-            let st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-            let (vs, rs) = (st.servers[si].vs, st.servers[si].rs);
-            drop(st);
-            f(vs, rs, spec.check.kind(), &outcome);
+            f(at.vs, at.rs, spec.check.kind(), &outcome);
         }
         let next = if outcome.ok {
             failures = 0;

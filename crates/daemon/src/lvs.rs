@@ -9,10 +9,14 @@ use keepalived_check::{server_specs, BuildContext, Engine, Event};
 use keepalived_config::model::{Config, RealServer, ServiceAddress, VirtualServer};
 use keepalived_dataplane::backend::{ipvs_available, AnyBackend, Backend, Reconciler};
 use keepalived_dataplane::ipvs::IpvsBackend;
-use keepalived_dataplane::model::{desired, desired_with, Health, QuorumMemory};
+use keepalived_dataplane::model::{
+    desired, desired_vs, desired_with, vs_keys, Health, Pool, QuorumMemory, ServiceKey,
+};
 use keepalived_dataplane::nft::NftBackend;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::watch;
 
 /// Our nftables table for load balancing (the VRRP no_accept table is another).
@@ -45,7 +49,10 @@ fn choose_backend(cfg: &Config) -> Result<(AnyBackend, &'static str), String> {
             .map(|b| (AnyBackend::Ipvs(b), why))
             .map_err(|e| format!("IPVS: {e}"))
     };
-    let nft = |why| Ok((AnyBackend::Nft(NftBackend::new(LB_TABLE)), why));
+    let nft = |why| {
+        let b = NftBackend::new(LB_TABLE).with_background_conntrack();
+        Ok((AnyBackend::Nft(b), why))
+    };
     match cfg.global_defs.lvs_backend.as_deref().unwrap_or("auto") {
         "nftables" => nft("lvs_backend nftables"),
         "ipvs" => ipvs("lvs_backend ipvs"),
@@ -68,6 +75,43 @@ fn ipvs_settings(cfg: &Config, b: &mut AnyBackend) {
         if let Err(e) = ipvs.set_timeouts(secs(t.tcp), secs(t.tcpfin), secs(t.udp)) {
             tracing::warn!("lvs_timeouts: {e}");
         }
+    }
+}
+
+/// What a checker verdict needs to recompute one virtual server alone, built
+/// once per configuration.
+struct Index {
+    /// Per virtual server, its service keys that a later virtual server takes
+    /// over (as in the whole pool); mostly empty.
+    lost: Vec<HashSet<ServiceKey>>,
+    /// Every (virtual server, real server) with a real server address: the
+    /// status weight is per address.
+    by_addr: HashMap<IpAddr, Vec<(usize, usize)>>,
+}
+
+impl Index {
+    fn new(cfg: &Config) -> Index {
+        let all: Vec<Vec<ServiceKey>> = (0..cfg.virtual_servers.len())
+            .map(|vi| vs_keys(cfg, vi))
+            .collect();
+        let mut owner: HashMap<ServiceKey, usize> = HashMap::new();
+        for (vi, ks) in all.iter().enumerate() {
+            for k in ks {
+                owner.insert(*k, vi);
+            }
+        }
+        let lost = all
+            .into_iter()
+            .enumerate()
+            .map(|(vi, ks)| ks.into_iter().filter(|k| owner[k] != vi).collect())
+            .collect();
+        let mut by_addr: HashMap<IpAddr, Vec<(usize, usize)>> = HashMap::new();
+        for (vi, vs) in cfg.virtual_servers.iter().enumerate() {
+            for (ri, rs) in vs.real_servers.iter().enumerate() {
+                by_addr.entry(rs.address).or_default().push((vi, ri));
+            }
+        }
+        Index { lost, by_addr }
     }
 }
 
@@ -119,6 +163,7 @@ pub async fn run(
     let mut carried: HashMap<String, bool> = HashMap::new();
     let mut quorum = QuorumMemory::default();
     loop {
+        let index = Index::new(&cfg);
         let ctx = BuildContext::from_config(&cfg)?;
         init_status(&cfg, &status);
         let (mut specs, errors) = server_specs(&cfg, &ctx);
@@ -178,7 +223,8 @@ pub async fn run(
             health.insert((s.vs, s.rs), state_of(s.up, None));
         }
         let (mut events, handle) = engine.start();
-        apply(
+        // the desired pool as last computed (a verdict replaces its virtual server's part)
+        let mut pool = apply(
             &cfg,
             &health,
             &mut quorum,
@@ -189,16 +235,35 @@ pub async fn run(
         )
         .await;
 
+        // without a single checker the event stream ends at once: the pool
+        // stays as programmed until a reload or stop
+        let mut checking = true;
         let next = loop {
             tokio::select! {
                 _ = stop.changed() => break None,
                 r = reload.recv() => break r,
-                ev = events.recv() => {
-                    let Some(ev) = ev else { break None };
-                    let changed = on_event(&cfg, &ev, &mut health);
-                    apply(&cfg, &health, &mut quorum, &mut rec, run_as, fifo.as_deref(), &status).await;
-                    if changed {
-                        announce(&cfg, &ev, run_as, fifo.as_deref(), mailer.as_ref());
+                ev = events.recv(), if checking => {
+                    let Some(ev) = ev else {
+                        checking = false;
+                        continue;
+                    };
+                    // verdicts that arrived together go to the kernel together
+                    let mut batch = vec![ev];
+                    while batch.len() < 4096 {
+                        match events.try_recv() {
+                            Ok(ev) => batch.push(ev),
+                            Err(_) => break,
+                        }
+                    }
+                    let changed: Vec<bool> =
+                        batch.iter().map(|ev| on_event(&cfg, ev, &mut health)).collect();
+                    let vis: BTreeSet<usize> = batch.iter().map(|ev| ev.vs).collect();
+                    let part = Part { index: &index, vis: &vis };
+                    apply_part(&cfg, part, &health, &mut quorum, &mut pool, &mut rec, run_as, fifo.as_deref(), &status).await;
+                    for (ev, changed) in batch.iter().zip(changed) {
+                        if changed {
+                            announce(&cfg, ev, run_as, fifo.as_deref(), mailer.as_ref());
+                        }
                     }
                 }
             }
@@ -333,7 +398,31 @@ fn announce(
     }
 }
 
-/// Recomputes the desired pool and applies the difference; reports quorum changes.
+/// Logs the outcome of a reconcile; true when it failed.
+fn logged(
+    r: Result<Vec<keepalived_dataplane::Op>, keepalived_dataplane::Error>,
+    t0: Instant,
+) -> bool {
+    match r {
+        Ok(ops) => {
+            if !ops.is_empty() {
+                tracing::debug!(
+                    "data plane: {} operation(s) in {:.2} ms",
+                    ops.len(),
+                    t0.elapsed().as_secs_f64() * 1000.0
+                );
+            }
+            false
+        }
+        Err(e) => {
+            tracing::error!("data plane: {e}");
+            true
+        }
+    }
+}
+
+/// Recomputes the whole desired pool and applies the difference; reports
+/// quorum changes. Returns the desired pool.
 async fn apply(
     cfg: &Config,
     health: &HashMap<(usize, usize), Health>,
@@ -342,44 +431,15 @@ async fn apply(
     run_as: RunAs,
     fifo: Option<&Fifo>,
     status: &Shared,
-) {
+) -> Pool {
+    let t0 = Instant::now();
     let before = quorum.up.clone();
     let lookup = |vs: usize, rs: usize| health.get(&(vs, rs)).copied().unwrap_or(Health::Up);
     let pool = desired_with(cfg, &lookup, quorum);
-    let failed = match rec.apply(&pool).await {
-        Ok(ops) => {
-            if !ops.is_empty() {
-                tracing::debug!("data plane: {} operation(s)", ops.len());
-            }
-            false
-        }
-        Err(e) => {
-            tracing::error!("data plane: {e}");
-            true
-        }
-    };
+    let failed = logged(rec.apply(&pool).await, t0);
     // Announced once the kernel has the change.
-    for (vi, vs) in cfg.virtual_servers.iter().enumerate() {
-        let was = before.get(&vi).copied().unwrap_or(true);
-        let is = quorum.up.get(&vi).copied().unwrap_or(true);
-        if was == is {
-            continue;
-        }
-        let vsn = vs_name(vs);
-        if is {
-            tracing::info!("Gained quorum for VS {vsn}");
-            if let Some(s) = Script::from_line(&vs.quorum_up, run_as) {
-                notify::spawn(&s, &[]);
-            }
-        } else {
-            tracing::info!("Lost quorum for VS {vsn}");
-            if let Some(s) = Script::from_line(&vs.quorum_down, run_as) {
-                notify::spawn(&s, &[]);
-            }
-        }
-        if let Some(f) = fifo {
-            f.write_line(&format!("VS {vsn} {}\n", if is { "UP" } else { "DOWN" }));
-        }
+    for vi in 0..cfg.virtual_servers.len() {
+        announce_quorum(cfg, vi, &before, quorum, run_as, fifo);
     }
     // Weights as programmed: what the pool gives each real server (by address,
     // the first service that has it), looked up once per apply.
@@ -408,6 +468,139 @@ async fn apply(
             s.dataplane.errors += 1;
         }
     });
+    pool
+}
+
+/// The virtual servers a batch of verdicts touched.
+#[derive(Clone, Copy)]
+struct Part<'a> {
+    index: &'a Index,
+    vis: &'a BTreeSet<usize>,
+}
+
+/// Recomputes the virtual servers `part.vis` only, replaces their services in
+/// `pool` and applies the difference of those services alone (one
+/// transaction); reports their quorum changes and updates their status.
+#[allow(clippy::too_many_arguments)]
+async fn apply_part(
+    cfg: &Config,
+    part: Part<'_>,
+    health: &HashMap<(usize, usize), Health>,
+    quorum: &mut QuorumMemory,
+    pool: &mut Pool,
+    rec: &mut Reconciler<AnyBackend>,
+    run_as: RunAs,
+    fifo: Option<&Fifo>,
+    status: &Shared,
+) {
+    let t0 = Instant::now();
+    let before: HashMap<usize, bool> = part
+        .vis
+        .iter()
+        .filter_map(|vi| quorum.up.get(vi).map(|up| (*vi, *up)))
+        .collect();
+    let lookup = |vs: usize, rs: usize| health.get(&(vs, rs)).copied().unwrap_or(Health::Up);
+    let mut keys = BTreeSet::new();
+    for &vi in part.vis {
+        let Some(lost) = part.index.lost.get(vi) else {
+            continue;
+        };
+        for svc in desired_vs(cfg, vi, &lookup, quorum) {
+            if !lost.contains(&svc.key) {
+                keys.insert(svc.key);
+                pool.insert(svc.key, svc);
+            }
+        }
+    }
+    let failed = logged(rec.apply_keys(&keys, pool).await, t0);
+    for &vi in part.vis {
+        announce_quorum(cfg, vi, &before, quorum, run_as, fifo);
+    }
+    // Status weights are per address (the first service in the pool that has
+    // it): every real server sharing an address of these virtual servers.
+    let addrs: BTreeSet<IpAddr> = part
+        .vis
+        .iter()
+        .filter_map(|vi| cfg.virtual_servers.get(*vi))
+        .flat_map(|vs| vs.real_servers.iter().map(|r| r.address))
+        .collect();
+    let weights: Vec<(IpAddr, u32)> = addrs
+        .iter()
+        .map(|a| (*a, first_weight(pool, *a).unwrap_or(0)))
+        .collect();
+    crate::state::update(status, |s| {
+        for &vi in part.vis {
+            let Some(v) = s.virtual_servers.get_mut(vi) else {
+                continue;
+            };
+            v.quorum_up = quorum.up.get(&vi).copied().unwrap_or(true);
+            for (ri, r) in v.real_servers.iter_mut().enumerate() {
+                r.up = lookup(vi, ri) != Health::Down;
+            }
+        }
+        for (a, w) in &weights {
+            for (vi, ri) in part.index.by_addr.get(a).into_iter().flatten() {
+                if let Some(r) = s
+                    .virtual_servers
+                    .get_mut(*vi)
+                    .and_then(|v| v.real_servers.get_mut(*ri))
+                {
+                    r.weight = *w;
+                }
+            }
+        }
+        s.dataplane.operations = rec.ops_applied;
+        s.dataplane.transactions = rec.changes;
+        if failed {
+            s.dataplane.errors += 1;
+        }
+    });
+}
+
+/// The weight of `addr` in the first service (in key order) that has it.
+fn first_weight(pool: &Pool, addr: IpAddr) -> Option<u32> {
+    let from = keepalived_dataplane::DestKey { addr, port: 0 };
+    pool.values().find_map(|svc| {
+        svc.destinations
+            .range(from..)
+            .next()
+            .filter(|(k, _)| k.addr == addr)
+            .map(|(_, d)| d.weight)
+    })
+}
+
+/// Logs, scripts and FIFO line for virtual server `vi` when its quorum state
+/// differs from `before` (once the kernel has the change).
+fn announce_quorum(
+    cfg: &Config,
+    vi: usize,
+    before: &HashMap<usize, bool>,
+    quorum: &QuorumMemory,
+    run_as: RunAs,
+    fifo: Option<&Fifo>,
+) {
+    let Some(vs) = cfg.virtual_servers.get(vi) else {
+        return;
+    };
+    let was = before.get(&vi).copied().unwrap_or(true);
+    let is = quorum.up.get(&vi).copied().unwrap_or(true);
+    if was != is {
+        let vsn = vs_name(vs);
+        if is {
+            tracing::info!("Gained quorum for VS {vsn}");
+            if let Some(s) = Script::from_line(&vs.quorum_up, run_as) {
+                notify::spawn(&s, &[]);
+            }
+        } else {
+            tracing::info!("Lost quorum for VS {vsn}");
+            if let Some(s) = Script::from_line(&vs.quorum_down, run_as) {
+                notify::spawn(&s, &[]);
+            }
+        }
+        if let Some(f) = fifo {
+            f.write_line(&format!("VS {vsn} {}\n", if is { "UP" } else { "DOWN" }));
+        }
+    }
 }
 
 /// One status entry per virtual and real server, in config order; entries of

@@ -16,8 +16,8 @@ pub mod nft;
 pub use backend::{ipvs_available, Backend, Reconciler};
 pub use diff::{apply_ops, diff, Op};
 pub use model::{
-    desired, desired_with, Dest, DestKey, Family, Health, Method, Persistence, Pool, Proto,
-    QuorumMemory, Service, ServiceKey,
+    desired, desired_vs, desired_with, vs_keys, Dest, DestKey, Family, Health, Method, Persistence,
+    Pool, Proto, QuorumMemory, Service, ServiceKey,
 };
 pub use nft::{NftBackend, Stats};
 

@@ -244,13 +244,35 @@ pub fn desired_with(
     mem: &mut QuorumMemory,
 ) -> Pool {
     let mut pool = Pool::new();
-    for (vi, vs) in cfg.virtual_servers.iter().enumerate() {
-        let Some(template) = service_template(vs) else {
-            continue;
-        };
-        let dests = destinations(vs, vi, health, mem);
-        let in_group = matches!(vs.service, ServiceAddress::Group(_));
-        for key in keys(cfg, vs) {
+    for vi in 0..cfg.virtual_servers.len() {
+        // a later virtual server with the same key replaces an earlier one
+        for svc in desired_vs(cfg, vi, health, mem) {
+            pool.insert(svc.key, svc);
+        }
+    }
+    pool
+}
+
+/// The services of virtual server `vi` alone (one per key of a group), its
+/// quorum state in `mem` updated: what [`desired_with`] puts in the pool for
+/// it, so that a checker verdict recomputes one virtual server, not all.
+pub fn desired_vs(
+    cfg: &Config,
+    vi: usize,
+    health: &impl Fn(usize, usize) -> Health,
+    mem: &mut QuorumMemory,
+) -> Vec<Service> {
+    let Some(vs) = cfg.virtual_servers.get(vi) else {
+        return Vec::new();
+    };
+    let Some(template) = service_template(vs) else {
+        return Vec::new();
+    };
+    let dests = destinations(vs, vi, health, mem);
+    let in_group = matches!(vs.service, ServiceAddress::Group(_));
+    keys(cfg, vs)
+        .into_iter()
+        .map(|key| {
             let mut svc = template.clone();
             svc.key = key;
             svc.destinations = dests
@@ -266,10 +288,18 @@ pub fn desired_with(
                     (DestKey { addr: k.addr, port }, d.clone())
                 })
                 .collect();
-            pool.insert(key, svc);
-        }
-    }
-    pool
+            svc
+        })
+        .collect()
+}
+
+/// The service keys of virtual server `vi` (they depend on the configuration
+/// alone, not on any checker).
+pub fn vs_keys(cfg: &Config, vi: usize) -> Vec<ServiceKey> {
+    cfg.virtual_servers
+        .get(vi)
+        .map(|vs| keys(cfg, vs))
+        .unwrap_or_default()
 }
 
 fn key_port(k: &ServiceKey) -> u16 {
@@ -745,6 +775,34 @@ virtual_server fwmark 5 {
                 csum: Some("csum".into())
             }
         );
+    }
+
+    #[test]
+    fn one_virtual_server_as_in_the_whole_pool() {
+        let c = cfg(&format!("{BASIC}{QUORUM}"));
+        let health = |vi: usize, ri: usize| {
+            if vi == 1 && ri > 0 {
+                Health::Down
+            } else {
+                Health::Up
+            }
+        };
+        let mut m1 = QuorumMemory::default();
+        let whole = desired_with(&c, &health, &mut m1);
+        let mut m2 = QuorumMemory::default();
+        for vi in 0..2 {
+            let keys = vs_keys(&c, vi);
+            let part = desired_vs(&c, vi, &health, &mut m2);
+            assert_eq!(part.iter().map(|s| s.key).collect::<Vec<_>>(), keys);
+            for s in part {
+                // BASIC and QUORUM share 192.0.2.10:80 (UDP): the later one wins
+                if vi == 1 {
+                    assert_eq!(whole[&s.key], s);
+                }
+            }
+        }
+        assert_eq!(m1.up, m2.up);
+        assert!(!m2.up[&1]);
     }
 
     #[test]

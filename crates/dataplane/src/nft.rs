@@ -14,7 +14,8 @@
 //!
 //! Per service N:
 //!
-//! * `sN_slots`: `typeof numgen inc mod M : ip daddr . tcp dport`, the slot map.
+//! * `sN_slots`: `typeof numgen inc mod M : ip daddr . tcp dport`, the slot map
+//!   (`size M`: a fixed-size hash, no rehashing while millions of slots load).
 //!   M is fixed when the service is created (a multiple of 2520 for round
 //!   robin, a prime for hashing), so a server coming, going or changing weight
 //!   is only an element update. Slots are filled in proportion to weight:
@@ -29,9 +30,16 @@
 //! * chain `sN`: `[dnat to saddr & mask map @sN_aff]`,
 //!   `dnat to numgen inc mod M map @sN_slots` (or `jhash saddr [. sport] mod M`).
 //!
-//! Service additions and removals (rare) are `nft -f -` runs, one atomic
-//! transaction each; destination changes are one hand-encoded nf_tables
-//! netlink batch (BEGIN, DELSETELEM/NEWSETELEM, END) with no process started.
+//! Destination changes are one hand-encoded nf_tables netlink batch (BEGIN,
+//! DELSETELEM/NEWSETELEM, END) with no process started. Service additions and
+//! removals (rare) take three steps: one `nft -f -` run creates the new
+//! services' maps, chains and rules (a few lines each, no elements: nft's
+//! parser is slow on millions of elements); netlink transactions as large as
+//! the socket takes load their elements while nothing points at them yet; one
+//! last transaction switches atomically: removed services' dispatch entries,
+//! chains and maps go, new services' dispatch entries come, and the other
+//! services' element changes are applied. A service created but never switched
+//! in (a crash in between) is removed by the next [`NftBackend::read`].
 //!
 //! # Scheduling approximations
 //!
@@ -63,10 +71,12 @@
 pub mod nl;
 pub mod slots;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
@@ -75,14 +85,22 @@ use crate::backend::Backend;
 use crate::diff::{apply_ops, Op};
 use crate::model::{Dest, DestKey, Family, Persistence, Pool, Proto, Service, ServiceKey};
 use crate::Error;
-use nl::{ElemBatch, ElemChange, NlSocket};
-use slots::Slots;
+use nl::{
+    BatchWriter, Data, ElemBatch, ElemChange, NlSocket, NFT_MSG_DELSETELEM, NFT_MSG_NEWSETELEM,
+};
+use slots::{Packed, Slots};
 
 /// Default table name.
 pub const DEFAULT_TABLE: &str = "keepalived_rs_lb";
 /// jhash seed (fixed so a restart hashes clients the same way).
 const SEED: &str = "0x6b61";
 const PROTOS: [Proto; 3] = [Proto::Tcp, Proto::Udp, Proto::Sctp];
+/// Bytes of one element-loading transaction (bounded also by the socket's
+/// send buffer): ~64,000 slots, so 2.5 million take ~40 transactions.
+const FILL_CHUNK: usize = 2 << 20;
+/// Removed destinations up to which conntrack is searched by kernel-filtered
+/// dumps (one each) rather than one full dump.
+const CT_FILTERED_MAX: usize = 8;
 
 /// Process starts and kernel transactions so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -91,6 +109,9 @@ pub struct Stats {
     pub nft_runs: u64,
     /// nf_tables netlink batches sent (destination changes).
     pub netlink_batches: u64,
+    /// nf_tables netlink transactions of structural changes (loading new
+    /// services' elements, switching services in and out).
+    pub structural_batches: u64,
     /// Conntrack entries deleted for removed destinations.
     pub conntrack_deleted: u64,
     /// The last `apply`: microseconds computing the change, in the kernel
@@ -148,7 +169,7 @@ fn shape_for(svc: &Service, old_m: Option<u32>) -> Shape {
 struct SvcState {
     id: u32,
     shape: Shape,
-    slots: Slots,
+    slots: Packed,
     svc: Service,
 }
 
@@ -162,27 +183,25 @@ enum Val {
 
 impl Val {
     fn bytes(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(20);
+        self.put(&mut v);
+        v
+    }
+    /// Appends the element bytes to `out` (no allocation per element).
+    fn put(&self, out: &mut Vec<u8>) {
         match self {
-            Val::U32(n) => n.to_ne_bytes().to_vec(),
+            Val::U32(n) => out.extend_from_slice(&n.to_ne_bytes()),
             Val::Dest(d, addr_only) => {
-                let mut v = match d.addr {
-                    IpAddr::V4(a) => a.octets().to_vec(),
-                    IpAddr::V6(a) => a.octets().to_vec(),
-                };
+                match d.addr {
+                    IpAddr::V4(a) => out.extend_from_slice(&a.octets()),
+                    IpAddr::V6(a) => out.extend_from_slice(&a.octets()),
+                }
                 if !addr_only {
                     // inet_service, padded to a 32-bit register
-                    v.extend_from_slice(&d.port.to_be_bytes());
-                    v.extend_from_slice(&[0, 0]);
+                    out.extend_from_slice(&d.port.to_be_bytes());
+                    out.extend_from_slice(&[0, 0]);
                 }
-                v
             }
-        }
-    }
-    fn text(&self) -> String {
-        match self {
-            Val::U32(n) => n.to_string(),
-            Val::Dest(d, true) => d.addr.to_string(),
-            Val::Dest(d, false) => format!("{} . {}", d.addr, d.port),
         }
     }
 }
@@ -217,33 +236,6 @@ impl Changes {
             flushes: self.flushes.clone(),
         }
     }
-    fn script(&self, table: &str, out: &mut String) {
-        for s in &self.flushes {
-            let _ = writeln!(out, "flush map inet {table} {s}");
-        }
-        for (verb, list) in [("delete", &self.dels), ("add", &self.adds)] {
-            let mut i = 0;
-            while i < list.len() {
-                let set = &list[i].set;
-                let mut j = i;
-                let mut items = Vec::new();
-                while j < list.len() && &list[j].set == set && items.len() < 2000 {
-                    let c = &list[j];
-                    items.push(match (verb, c.data) {
-                        ("add", Some(d)) => format!("{} : {}", c.key.text(), d.text()),
-                        _ => c.key.text(),
-                    });
-                    j += 1;
-                }
-                let _ = writeln!(
-                    out,
-                    "{verb} element inet {table} {set} {{ {} }}",
-                    items.join(", ")
-                );
-                i = j;
-            }
-        }
-    }
 }
 
 /// The nftables load-balancer backend.
@@ -255,6 +247,13 @@ pub struct NftBackend {
     loaded: bool,
     sock: Option<NlSocket>,
     stats: Stats,
+    /// Conntrack entries deleted (also by background flushes).
+    ct_deleted: Arc<AtomicU64>,
+    /// Flush conntrack on a thread of its own after `apply` returns.
+    ct_background: bool,
+    /// The last background flush (the next change waits for it, so that it
+    /// never deletes connections that change made).
+    ct_job: Option<std::thread::JoinHandle<()>>,
 }
 
 impl NftBackend {
@@ -269,6 +268,9 @@ impl NftBackend {
             loaded: false,
             sock: None,
             stats: Stats::default(),
+            ct_deleted: Arc::new(AtomicU64::new(0)),
+            ct_background: false,
+            ct_job: None,
         }
     }
 
@@ -284,7 +286,27 @@ impl NftBackend {
 
     /// Counters of process starts and transactions.
     pub fn stats(&self) -> Stats {
-        self.stats
+        Stats {
+            conntrack_deleted: self.ct_deleted.load(Ordering::Relaxed),
+            ..self.stats
+        }
+    }
+
+    /// Flushes the conntrack entries of removed destinations on a thread of
+    /// its own, after `apply` returned: the kernel walks its whole conntrack
+    /// hash (every namespace's buckets) for a dump, which takes ~10-20 ms even
+    /// when empty, while the rules change takes ~1 ms. The next change waits
+    /// for it.
+    pub fn with_background_conntrack(mut self) -> Self {
+        self.ct_background = true;
+        self
+    }
+
+    /// Waits for a background conntrack flush still running.
+    fn join_conntrack(&mut self) {
+        if let Some(h) = self.ct_job.take() {
+            let _ = h.join();
+        }
     }
 
     /// The pool as this backend last programmed or read it.
@@ -296,8 +318,8 @@ impl NftBackend {
     }
 
     /// The slot table of a service (tests, diagnostics).
-    pub fn slots(&self, key: &ServiceKey) -> Option<&[Option<DestKey>]> {
-        self.state.get(key).map(|s| s.slots.as_slice())
+    pub fn slots(&self, key: &ServiceKey) -> Option<Slots> {
+        self.state.get(key).map(|s| s.slots.unpack())
     }
 
     async fn run_nft(&mut self, args: &[&str], stdin: Option<&str>) -> Result<String, Error> {
@@ -403,11 +425,6 @@ add rule inet {t} affinity meta mark . meta nfproto vmap @afffwm"
         let id = st.id;
         let svc = &st.svc;
         let f = if st.shape.v6 { "ip6" } else { "ip" };
-        let (nfam, nfproto) = if st.shape.v6 {
-            (6, "ipv6")
-        } else {
-            (4, "ipv4")
-        };
         let dproto = match svc.key {
             ServiceKey::Ip { proto, .. } => proto,
             ServiceKey::Fwmark { .. } => Proto::Tcp,
@@ -420,7 +437,7 @@ add rule inet {t} affinity meta mark . meta nfproto vmap @afffwm"
         let m = st.shape.m;
         let _ = writeln!(
             out,
-            "add map inet {t} s{id}_slots {{ typeof numgen inc mod {m} : {data}; comment \"{}\"; }}",
+            "add map inet {t} s{id}_slots {{ typeof numgen inc mod {m} : {data}; size {m}; comment \"{}\"; }}",
             comment(svc, &st.shape)
         );
         let wtype = if st.shape.v6 {
@@ -477,21 +494,6 @@ add rule inet {t} affinity meta mark . meta nfproto vmap @afffwm"
                     pmatch(*p)
                 );
             }
-            match svc.key {
-                ServiceKey::Ip { addr, port, proto } => {
-                    let _ = writeln!(
-                        out,
-                        "add element inet {t} aff{nfam}_{} {{ {addr} . {port} : goto s{id}_upd }}",
-                        proto.name()
-                    );
-                }
-                ServiceKey::Fwmark { mark, .. } => {
-                    let _ = writeln!(
-                        out,
-                        "add element inet {t} afffwm {{ {mark} . {nfproto} : goto s{id}_upd }}"
-                    );
-                }
-            }
         }
         for p in &protos {
             let _ = writeln!(
@@ -501,79 +503,195 @@ add rule inet {t} affinity meta mark . meta nfproto vmap @afffwm"
                 selector(p.unwrap_or(dproto))
             );
         }
-        let _ = writeln!(out, "add element inet {t} {}", dispatch_elem(svc, id, true));
     }
 
-    fn delete_script(&self, st: &SvcState, out: &mut String) {
-        let t = &self.table;
-        let id = st.id;
-        let _ = writeln!(
-            out,
-            "delete element inet {t} {}",
-            dispatch_elem(&st.svc, id, false)
-        );
-        let _ = writeln!(
-            out,
-            "flush chain inet {t} s{id}\ndelete chain inet {t} s{id}"
-        );
-        if st.svc.persistence.is_some() {
-            let nfam = if st.shape.v6 { 6 } else { 4 };
-            match st.svc.key {
-                ServiceKey::Ip { addr, port, proto } => {
-                    let _ = writeln!(
-                        out,
-                        "delete element inet {t} aff{nfam}_{} {{ {addr} . {port} }}",
-                        proto.name()
-                    );
-                }
-                ServiceKey::Fwmark { mark, family } => {
-                    let _ = writeln!(
-                        out,
-                        "delete element inet {t} afffwm {{ {mark} . {} }}",
-                        if family == Family::V6 { "ipv6" } else { "ipv4" }
-                    );
-                }
-            }
-            let _ = writeln!(
-                out,
-                "flush chain inet {t} s{id}_upd\ndelete chain inet {t} s{id}_upd\ndelete map inet {t} s{id}_aff"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "delete map inet {t} s{id}_slots\ndelete map inet {t} s{id}_w"
-        );
-    }
-
-    fn fast_path(&mut self, ch: &Changes) -> Result<(), Error> {
+    fn socket(&mut self) -> Result<&mut NlSocket, Error> {
         if self.sock.is_none() {
             self.sock = Some(NlSocket::netfilter().map_err(Error::Netlink)?);
         }
-        let sock = self.sock.as_mut().expect("socket");
-        let batch = ch.batch();
-        let mut seqs = Vec::new();
-        let (bytes, acks) = nl::encode_batch(&self.table, &batch, || {
-            let s = sock.next_seq();
-            seqs.push(s);
-            s
-        });
-        self.stats.netlink_batches += 1;
-        sock.transact(&bytes, &acks).map_err(Error::Netlink)
+        Ok(self.sock.as_mut().expect("socket"))
     }
 
-    fn flush_conntrack(&mut self, gone: &[(ServiceKey, DestKey)]) {
-        for v6 in [false, true] {
-            let mine: Vec<_> = gone
-                .iter()
-                .filter(|(k, _)| (k.family() == Family::V6) == v6)
-                .collect();
-            if mine.is_empty() {
-                continue;
+    /// Services added, removed or rebuilt, with `ch` (the other services'
+    /// element changes) in the same switching transaction.
+    async fn structural(
+        &mut self,
+        removed: &[SvcState],
+        created: &[SvcState],
+        ch: &Changes,
+    ) -> Result<(), Error> {
+        let t0 = std::time::Instant::now();
+        if !created.is_empty() {
+            let mut script = self.base_script();
+            for st in created {
+                self.create_script(st, &mut script);
             }
-            let r = nl::conntrack_delete(v6, |orig, reply| {
-                mine.iter().any(|(k, d)| {
-                    reply.src == d.addr
-                        && (d.port == 0 || reply.sport == d.port)
+            self.run_nft(&["-f", "-"], Some(&script)).await?;
+        }
+        let t1 = std::time::Instant::now();
+        let r = match self.fill(created).await {
+            Ok(()) => self.switch(removed, created, ch),
+            Err(e) => Err(e),
+        };
+        tracing::debug!(
+            "nftables: {} service(s) created, {} removed: nft {} ms, elements and switch {} ms",
+            created.len(),
+            removed.len(),
+            (t1 - t0).as_millis(),
+            t1.elapsed().as_millis()
+        );
+        if r.is_err() && !created.is_empty() {
+            // nothing points at them: take them away again
+            let t = self.table.clone();
+            let discard = self.socket().and_then(|sock| {
+                let mut w = BatchWriter::new(&t, sock.next_seq(), false);
+                for st in created {
+                    delete_objects(&mut w, st, false);
+                }
+                send(sock, w)
+            });
+            if let Err(e) = discard {
+                tracing::warn!("nftables: removing half-built services: {e}");
+            }
+        }
+        r
+    }
+
+    /// Loads the elements of services not yet reachable, in transactions of
+    /// [`FILL_CHUNK`] (yielding in between, so checkers keep running).
+    async fn fill(&mut self, created: &[SvcState]) -> Result<(), Error> {
+        if created.is_empty() {
+            return Ok(());
+        }
+        let table = self.table.clone();
+        let cap = self.socket()?.send_capacity().min(FILL_CHUNK);
+        let mut w = BatchWriter::new(&table, self.socket()?.next_seq(), false);
+        let (mut key, mut data) = (Vec::new(), Vec::new());
+        for st in created {
+            let ao = st.shape.addr_only;
+            let wset = format!("s{}_w", st.id);
+            let sset = format!("s{}_slots", st.id);
+            let weights = st
+                .svc
+                .destinations
+                .iter()
+                .map(|(k, d)| (&wset, Val::Dest(*k, false), Val::U32(d.weight)));
+            let slots = st
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, d)| Some((&sset, Val::U32(i as u32), Val::Dest(d?, ao))));
+            for (set, k, d) in weights.chain(slots) {
+                key.clear();
+                data.clear();
+                k.put(&mut key);
+                d.put(&mut data);
+                w.elem(NFT_MSG_NEWSETELEM, set, &key, Some(Data::Value(&data)));
+                if w.len() >= cap {
+                    let sock = self.socket()?;
+                    send(
+                        sock,
+                        std::mem::replace(&mut w, BatchWriter::new(&table, 0, false)),
+                    )?;
+                    // numbered after the transaction just sent
+                    w = BatchWriter::new(&table, sock.next_seq(), false);
+                    self.stats.structural_batches += 1;
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+        if !w.is_empty() {
+            send(self.socket()?, w)?;
+            self.stats.structural_batches += 1;
+        }
+        Ok(())
+    }
+
+    /// One transaction: `removed` out, `created` in, `ch` applied.
+    fn switch(
+        &mut self,
+        removed: &[SvcState],
+        created: &[SvcState],
+        ch: &Changes,
+    ) -> Result<(), Error> {
+        let table = self.table.clone();
+        let sock = self.socket()?;
+        let mut w = BatchWriter::new(&table, sock.next_seq(), false);
+        for st in removed {
+            delete_objects(&mut w, st, true);
+        }
+        for st in created {
+            let goto = format!("s{}", st.id);
+            let (set, key) = dispatch_key(&st.svc.key);
+            w.elem(NFT_MSG_NEWSETELEM, set, &key, Some(Data::Goto(&goto)));
+            if st.svc.persistence.is_some() {
+                let upd = format!("s{}_upd", st.id);
+                let (set, key) = aff_key(&st.svc.key);
+                w.elem(NFT_MSG_NEWSETELEM, &set, &key, Some(Data::Goto(&upd)));
+            }
+        }
+        nl::write_batch(&mut w, &ch.batch());
+        if w.is_empty() {
+            return Ok(());
+        }
+        send(sock, w)?;
+        self.stats.structural_batches += 1;
+        Ok(())
+    }
+
+    /// Element changes only: one transaction, every message acknowledged.
+    fn fast_path(&mut self, ch: &Changes) -> Result<(), Error> {
+        let table = self.table.clone();
+        let sock = self.socket()?;
+        let mut w = BatchWriter::new(&table, sock.next_seq(), true);
+        nl::write_batch(&mut w, &ch.batch());
+        self.stats.netlink_batches += 1;
+        send(self.socket()?, w)
+    }
+}
+
+/// Deletes the conntrack entries of connections to `gone` destinations (over
+/// `sock`, in its namespace); returns how many.
+fn flush_conntrack(sock: &mut NlSocket, gone: &[(ServiceKey, DestKey)]) -> u64 {
+    let mut deleted = 0;
+    for v6 in [false, true] {
+        // by the reply's source (the real server)
+        let mut by_src: HashMap<IpAddr, Vec<(ServiceKey, DestKey)>> = HashMap::new();
+        for (k, d) in gone {
+            if (k.family() == Family::V6) == v6 {
+                by_src.entry(d.addr).or_default().push((*k, *d));
+            }
+        }
+        if by_src.is_empty() {
+            continue;
+        }
+        // a few servers: the kernel picks their entries (a busy director
+        // has a large table); many (services removed): one full dump. Not
+        // for IPv6: this kernel's (6.18) dump filter inverts the address
+        // comparison there (an equal address is a mismatch).
+        let filters: Vec<nl::CtFilter> = if !v6 && gone.len() <= CT_FILTERED_MAX {
+            by_src
+                .values()
+                .flatten()
+                .map(|(k, d)| {
+                    let proto = match k {
+                        ServiceKey::Ip { proto, .. } => Some(proto.number()),
+                        ServiceKey::Fwmark { .. } => None,
+                    };
+                    nl::CtFilter {
+                        reply_src: d.addr,
+                        proto,
+                        reply_sport: proto.and((d.port != 0).then_some(d.port)),
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let r = nl::conntrack_delete(sock, v6, &filters, |orig, reply| {
+            by_src.get(&reply.src).is_some_and(|v| {
+                v.iter().any(|(k, d)| {
+                    (d.port == 0 || reply.sport == d.port)
                         && match k {
                             ServiceKey::Ip { addr, port, proto } => {
                                 orig.dst == *addr
@@ -583,31 +701,91 @@ add rule inet {t} affinity meta mark . meta nfproto vmap @afffwm"
                             ServiceKey::Fwmark { .. } => orig.dst != reply.src,
                         }
                 })
-            });
-            match r {
-                Ok(n) => self.stats.conntrack_deleted += n as u64,
-                Err(e) => tracing::warn!("conntrack flush failed: {e}"),
-            }
+            })
+        });
+        match r {
+            Ok(n) => deleted += n as u64,
+            Err(e) => tracing::warn!("conntrack flush failed: {e}"),
         }
+    }
+    deleted
+}
+
+/// Sends one transaction and waits for its acknowledgement.
+fn send(sock: &mut NlSocket, w: BatchWriter) -> Result<(), Error> {
+    let (bytes, acks, last) = w.finish();
+    sock.set_seq(last);
+    sock.transact(&bytes, &acks).map_err(Error::Netlink)
+}
+
+/// Deletes a service's objects: with `reachable`, first its dispatch (and
+/// affinity dispatch) entries, which reference its chains.
+fn delete_objects(w: &mut BatchWriter, st: &SvcState, reachable: bool) {
+    let id = st.id;
+    let persistent = st.svc.persistence.is_some();
+    if reachable {
+        let (set, key) = dispatch_key(&st.svc.key);
+        w.elem(NFT_MSG_DELSETELEM, set, &key, None);
+        if persistent {
+            let (set, key) = aff_key(&st.svc.key);
+            w.elem(NFT_MSG_DELSETELEM, &set, &key, None);
+        }
+    }
+    let chain = format!("s{id}");
+    w.flush_chain(&chain);
+    w.del_chain(&chain);
+    if persistent {
+        let upd = format!("s{id}_upd");
+        w.flush_chain(&upd);
+        w.del_chain(&upd);
+        w.del_set(&format!("s{id}_aff"));
+    }
+    w.del_set(&format!("s{id}_slots"));
+    w.del_set(&format!("s{id}_w"));
+}
+
+fn addr_bytes(a: &IpAddr, out: &mut Vec<u8>) {
+    match a {
+        IpAddr::V4(a) => out.extend_from_slice(&a.octets()),
+        IpAddr::V6(a) => out.extend_from_slice(&a.octets()),
     }
 }
 
-/// The dispatch map element of a service (with its verdict when `verdict`).
-fn dispatch_elem(svc: &Service, id: u32, verdict: bool) -> String {
-    let v = if verdict {
-        format!(" : goto s{id}")
-    } else {
-        String::new()
-    };
-    match svc.key {
+/// `mark . nf_proto` (each field of a concatenation takes 4 bytes).
+fn fwmark_key(mark: u32, family: Family) -> Vec<u8> {
+    let nfproto = if family == Family::V6 { 10 } else { 2 };
+    let mut k = mark.to_ne_bytes().to_vec();
+    k.extend_from_slice(&[nfproto, 0, 0, 0]);
+    k
+}
+
+/// A service's element in `svc4` / `svc6` (`daddr . l4proto . dport`) or `fwm`.
+fn dispatch_key(key: &ServiceKey) -> (&'static str, Vec<u8>) {
+    match *key {
         ServiceKey::Ip { addr, port, proto } => {
-            let m = if addr.is_ipv6() { "svc6" } else { "svc4" };
-            format!("{m} {{ {addr} . {} . {port}{v} }}", proto.name())
+            let mut k = Vec::with_capacity(24);
+            addr_bytes(&addr, &mut k);
+            k.extend_from_slice(&[proto.number(), 0, 0, 0]);
+            k.extend_from_slice(&port.to_be_bytes());
+            k.extend_from_slice(&[0, 0]);
+            (if addr.is_ipv6() { "svc6" } else { "svc4" }, k)
         }
-        ServiceKey::Fwmark { mark, family } => format!(
-            "fwm {{ {mark} . {}{v} }}",
-            if family == Family::V6 { "ipv6" } else { "ipv4" }
-        ),
+        ServiceKey::Fwmark { mark, family } => ("fwm", fwmark_key(mark, family)),
+    }
+}
+
+/// A persistent service's element in `aff{4,6}_<proto>` (`daddr . dport`) or `afffwm`.
+fn aff_key(key: &ServiceKey) -> (String, Vec<u8>) {
+    match *key {
+        ServiceKey::Ip { addr, port, proto } => {
+            let mut k = Vec::with_capacity(20);
+            addr_bytes(&addr, &mut k);
+            k.extend_from_slice(&port.to_be_bytes());
+            k.extend_from_slice(&[0, 0]);
+            let n = if addr.is_ipv6() { 6 } else { 4 };
+            (format!("aff{n}_{}", proto.name()), k)
+        }
+        ServiceKey::Fwmark { mark, family } => ("afffwm".into(), fwmark_key(mark, family)),
     }
 }
 
@@ -716,17 +894,29 @@ fn set_id(name: &str, suffix: &str) -> Option<u32> {
     name.strip_prefix('s')?.strip_suffix(suffix)?.parse().ok()
 }
 
-/// Rebuilds the services from `nft -j list table` output.
-fn parse_table(json: &str) -> Result<Vec<(u32, Shape, Slots, Service)>, Error> {
+/// A service as [`parse_table`] finds it.
+type Parsed = (u32, Shape, Slots, Service);
+
+/// Rebuilds the services from `nft -j list table` output; also the ids that
+/// the dispatch maps point at (a service missing there was never switched in).
+fn parse_table(json: &str) -> Result<(Vec<Parsed>, BTreeSet<u32>), Error> {
     let v: Value = serde_json::from_str(json).map_err(|e| Error::Nft(format!("nft -j: {e}")))?;
-    let items = v["nftables"].as_array().cloned().unwrap_or_default();
+    let empty = Vec::new();
+    let items = v["nftables"].as_array().unwrap_or(&empty);
     let mut svcs: BTreeMap<u32, (Shape, Slots, Service)> = BTreeMap::new();
     let mut weights: BTreeMap<u32, Vec<(DestKey, u32)>> = BTreeMap::new();
-    for it in &items {
+    let mut active = BTreeSet::new();
+    for it in items {
         let Some(map) = it.get("map") else { continue };
         let name = map["name"].as_str().unwrap_or("");
-        let elems = map["elem"].as_array().cloned().unwrap_or_default();
-        if let Some(id) = set_id(name, "_slots") {
+        let elems = map["elem"].as_array().unwrap_or(&empty);
+        if matches!(name, "svc4" | "svc6" | "fwm") {
+            for e in elems {
+                if let Some(id) = e[1]["goto"]["target"].as_str().and_then(|t| set_id(t, "")) {
+                    active.insert(id);
+                }
+            }
+        } else if let Some(id) = set_id(name, "_slots") {
             let Some((svc, m)) = map["comment"].as_str().and_then(parse_comment) else {
                 continue;
             };
@@ -734,7 +924,7 @@ fn parse_table(json: &str) -> Result<Vec<(u32, Shape, Slots, Service)>, Error> {
                 .as_str()
                 .is_some_and(|t| t.contains("inet_service"));
             let mut slots: Slots = vec![None; m as usize];
-            for e in &elems {
+            for e in elems {
                 let (Some(i), Some(d)) = (e[0].as_u64(), json_dest(&e[1])) else {
                     continue;
                 };
@@ -750,14 +940,14 @@ fn parse_table(json: &str) -> Result<Vec<(u32, Shape, Slots, Service)>, Error> {
             svcs.insert(id, (shape, slots, svc));
         } else if let Some(id) = set_id(name, "_w") {
             let w = weights.entry(id).or_default();
-            for e in &elems {
+            for e in elems {
                 if let (Some(d), Some(n)) = (json_dest(&e[0]), e[1].as_u64()) {
                     w.push((d, n as u32));
                 }
             }
         }
     }
-    Ok(svcs
+    let svcs = svcs
         .into_iter()
         .map(|(id, (shape, slots, mut svc))| {
             for (d, w) in weights.remove(&id).unwrap_or_default() {
@@ -770,7 +960,8 @@ fn parse_table(json: &str) -> Result<Vec<(u32, Shape, Slots, Service)>, Error> {
             }
             (id, shape, slots, svc)
         })
-        .collect())
+        .collect();
+    Ok((svcs, active))
 }
 
 fn weights_for(svc: &Service) -> Vec<(DestKey, u32)> {
@@ -790,13 +981,13 @@ fn weights_for(svc: &Service) -> Vec<(DestKey, u32)> {
         .collect()
 }
 
-fn compute_slots(svc: &Service, m: u32, old: &Slots) -> Slots {
+fn compute_slots(svc: &Service, m: u32, old: &Packed) -> Packed {
     let w = weights_for(svc);
     let m = m as usize;
     match sched(&svc.scheduler) {
-        Some(Sched::Hash(_)) => slots::maglev(&w, m),
-        Some(Sched::Failover) => slots::failover(&w, m),
-        _ => slots::wrr_update(old, &w, m),
+        Some(Sched::Hash(_)) => Packed::pack(&slots::maglev(&w, m)),
+        Some(Sched::Failover) => Packed::pack(&slots::failover(&w, m)),
+        _ => slots::wrr_update_packed(old, &w, m),
     }
 }
 
@@ -827,11 +1018,9 @@ fn elem_changes(old: Option<&SvcState>, new: &SvcState, ch: &mut Changes) {
             });
         }
     }
-    let none: Slots = Vec::new();
-    let old_s = old.map_or(&none, |o| &o.slots);
     for (i, n) in new.slots.iter().enumerate() {
-        let o = old_s.get(i).copied().flatten();
-        if o == *n {
+        let o = old.and_then(|o| o.slots.get(i));
+        if o == n {
             continue;
         }
         if o.is_some() {
@@ -845,7 +1034,7 @@ fn elem_changes(old: Option<&SvcState>, new: &SvcState, ch: &mut Changes) {
             ch.adds.push(Change {
                 set: sset.clone(),
                 key: Val::U32(i as u32),
-                data: Some(Val::Dest(*d, ao)),
+                data: Some(Val::Dest(d, ao)),
             });
         }
     }
@@ -870,17 +1059,35 @@ impl Backend for NftBackend {
             Err(e) => return Err(e),
         };
         self.state.clear();
-        for (id, shape, slots, svc) in parse_table(&json)? {
+        let (parsed, active) = parse_table(&json)?;
+        drop(json);
+        let mut orphans = Vec::new();
+        for (id, shape, slots, svc) in parsed {
             self.next_id = self.next_id.max(id + 1);
-            self.state.insert(
-                svc.key,
-                SvcState {
-                    id,
-                    shape,
-                    slots,
-                    svc,
-                },
+            let st = SvcState {
+                id,
+                shape,
+                slots: Packed::pack(&slots),
+                svc,
+            };
+            if active.contains(&id) {
+                self.state.insert(st.svc.key, st);
+            } else {
+                orphans.push(st);
+            }
+        }
+        if !orphans.is_empty() {
+            tracing::warn!(
+                "nftables: removing {} service(s) built but never switched in",
+                orphans.len()
             );
+            let t = self.table.clone();
+            let sock = self.socket()?;
+            let mut w = BatchWriter::new(&t, sock.next_seq(), false);
+            for st in &orphans {
+                delete_objects(&mut w, st, false);
+            }
+            send(sock, w)?;
         }
         self.loaded = true;
         Ok(self.pool())
@@ -893,6 +1100,7 @@ impl Backend for NftBackend {
         if !self.loaded {
             self.read().await?;
         }
+        self.join_conntrack();
         let t0 = std::time::Instant::now();
         let touched: BTreeSet<ServiceKey> = ops.iter().map(Op::service).collect();
         // only the services the operations name
@@ -947,10 +1155,9 @@ impl Backend for NftBackend {
                             let st = SvcState {
                                 id,
                                 shape,
-                                slots: compute_slots(new, shape.m, &Vec::new()),
+                                slots: compute_slots(new, shape.m, &Packed::default()),
                                 svc: new.clone(),
                             };
-                            elem_changes(None, &st, &mut ch);
                             created.push(st);
                         }
                     }
@@ -959,15 +1166,7 @@ impl Backend for NftBackend {
         }
         let t1 = std::time::Instant::now();
         if !removed.is_empty() || !created.is_empty() {
-            let mut script = self.base_script();
-            for st in &removed {
-                self.delete_script(st, &mut script);
-            }
-            for st in &created {
-                self.create_script(st, &mut script);
-            }
-            ch.script(&self.table, &mut script);
-            self.run_nft(&["-f", "-"], Some(&script)).await?;
+            self.structural(&removed, &created, &ch).await?;
         } else if !ch.is_empty() {
             self.fast_path(&ch)?;
         }
@@ -992,15 +1191,46 @@ impl Backend for NftBackend {
             self.state.insert(st.svc.key, st);
         }
         if !gone.is_empty() {
-            self.flush_conntrack(&gone);
+            // opened here: a thread of ours may sit in another network namespace
+            match NlSocket::netfilter() {
+                Ok(mut sock) if self.ct_background => {
+                    let counter = self.ct_deleted.clone();
+                    let job =
+                        std::thread::Builder::new()
+                            .name("conntrack".into())
+                            .spawn(move || {
+                                counter.fetch_add(
+                                    flush_conntrack(&mut sock, &gone),
+                                    Ordering::Relaxed,
+                                );
+                            });
+                    match job {
+                        Ok(h) => self.ct_job = Some(h),
+                        Err(e) => tracing::warn!("conntrack flush: {e}"),
+                    }
+                }
+                Ok(mut sock) => {
+                    let n = flush_conntrack(&mut sock, &gone);
+                    self.ct_deleted.fetch_add(n, Ordering::Relaxed);
+                }
+                Err(e) => tracing::warn!("conntrack flush failed: {e}"),
+            }
         }
         self.stats.last_compute_us = (t1 - t0).as_micros() as u64;
         self.stats.last_kernel_us = (t2 - t1).as_micros() as u64;
         self.stats.last_conntrack_us = t2.elapsed().as_micros() as u64;
+        tracing::debug!(
+            "nftables: {} op(s): compute {} us, kernel {} us, conntrack {} us",
+            ops.len(),
+            self.stats.last_compute_us,
+            self.stats.last_kernel_us,
+            self.stats.last_conntrack_us
+        );
         Ok(())
     }
 
     async fn flush(&mut self) -> Result<(), Error> {
+        self.join_conntrack();
         let t = self.table.clone();
         let r = self
             .run_nft(
@@ -1155,7 +1385,7 @@ mod tests {
         let a = SvcState {
             id: 1,
             shape,
-            slots: compute_slots(&s, shape.m, &Vec::new()),
+            slots: compute_slots(&s, shape.m, &Packed::default()),
             svc: s.clone(),
         };
         let mut s2 = s.clone();
@@ -1171,9 +1401,8 @@ mod tests {
         assert_eq!(ch.dels.len(), 1 + 840);
         assert_eq!(ch.adds.len(), 1 + 840);
         assert!(ch.flushes.is_empty());
-        let mut text = String::new();
-        ch.script("t", &mut text);
-        assert!(text.starts_with("delete element inet t s1_w { 10.0.0.1 . 80 }\n"));
+        assert_eq!(ch.dels[0].set, "s1_w");
+        assert_eq!(ch.dels[0].key.bytes(), vec![10, 0, 0, 1, 0, 80, 0, 0]);
     }
 
     #[test]
@@ -1183,8 +1412,11 @@ mod tests {
    "comment": "ka1 tcp 192.0.2.10 80 wrr m=4", "map": "ipv4_addr . inet_service",
    "elem": [[0, {"concat": ["10.0.0.1", 80]}], [1, {"concat": ["10.0.0.2", 80]}], [2, {"concat": ["10.0.0.2", 80]}]]}},
  {"map": {"family": "inet", "name": "s3_w", "table": "t", "type": ["ipv4_addr", "inet_service"], "handle": 11,
-   "map": "mark", "elem": [[{"concat": ["10.0.0.1", 80]}, 1], [{"concat": ["10.0.0.2", 80]}, 2], [{"concat": ["10.0.0.3", 80]}, 0]]}}]}"#;
-        let v = parse_table(json).unwrap();
+   "map": "mark", "elem": [[{"concat": ["10.0.0.1", 80]}, 1], [{"concat": ["10.0.0.2", 80]}, 2], [{"concat": ["10.0.0.3", 80]}, 0]]}},
+ {"map": {"family": "inet", "name": "svc4", "table": "t", "type": ["ipv4_addr", "inet_proto", "inet_service"],
+   "map": "verdict", "elem": [[{"concat": ["192.0.2.10", "tcp", 80]}, {"goto": {"target": "s3"}}]]}}]}"#;
+        let (v, active) = parse_table(json).unwrap();
+        assert_eq!(active, BTreeSet::from([3]));
         assert_eq!(v.len(), 1);
         let (id, shape, slots, svc) = &v[0];
         assert_eq!(*id, 3);

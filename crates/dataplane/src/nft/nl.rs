@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use netlink_sys::{constants, Socket, SocketAddr};
-use nix::sys::socket::{setsockopt, sockopt};
+use nix::sys::socket::{getsockopt, setsockopt, sockopt};
 use nix::sys::time::TimeVal;
 
 pub const NLMSG_ERROR: u16 = 2;
@@ -21,9 +21,23 @@ pub const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
 pub const NFNL_MSG_BATCH_END: u16 = 0x11;
 pub const NFNL_SUBSYS_CTNETLINK: u16 = 1;
 pub const NFNL_SUBSYS_NFTABLES: u16 = 10;
+pub const NFT_MSG_DELCHAIN: u16 = 5;
+pub const NFT_MSG_DELRULE: u16 = 8;
+pub const NFT_MSG_DELSET: u16 = 11;
 pub const NFT_MSG_NEWSETELEM: u16 = 12;
 pub const NFT_MSG_DELSETELEM: u16 = 14;
 pub const NFPROTO_INET: u8 = 1;
+
+const NFTA_CHAIN_TABLE: u16 = 1;
+const NFTA_CHAIN_NAME: u16 = 3;
+const NFTA_RULE_TABLE: u16 = 1;
+const NFTA_RULE_CHAIN: u16 = 2;
+const NFTA_SET_TABLE: u16 = 1;
+const NFTA_SET_NAME: u16 = 2;
+const NFTA_DATA_VERDICT: u16 = 2;
+const NFTA_VERDICT_CODE: u16 = 1;
+const NFTA_VERDICT_CHAIN: u16 = 2;
+const NFT_GOTO: i32 = -4;
 
 const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
 const NFTA_SET_ELEM_LIST_SET: u16 = 2;
@@ -46,6 +60,14 @@ const CTA_IP_V6_DST: u16 = 4;
 const CTA_PROTO_NUM: u16 = 1;
 const CTA_PROTO_SRC_PORT: u16 = 2;
 const CTA_PROTO_DST_PORT: u16 = 3;
+const CTA_FILTER: u16 = 25;
+const CTA_FILTER_REPLY_FLAGS: u16 = 2;
+/// Tuple fields a filtered dump compares (the kernel's CTA_FILTER_F_* bits).
+const CTA_FILTER_F_IP_SRC: u32 = 1 << 0;
+const CTA_FILTER_F_PROTO_NUM: u32 = 1 << 3;
+const CTA_FILTER_F_PROTO_SRC_PORT: u32 = 1 << 4;
+/// Conntrack deletions sent per message train.
+const CT_DELETES_PER_SEND: usize = 128;
 
 const GENL_ID_CTRL: u16 = 0x10;
 const CTRL_CMD_GETFAMILY: u8 = 3;
@@ -209,9 +231,14 @@ impl NlSocket {
             }),
         )
         .map_err(io::Error::from)?;
-        // big batches (thousands of elements) in one message train
-        let _ = setsockopt(&sock, sockopt::SndBuf, &(4 << 20));
-        let _ = setsockopt(&sock, sockopt::RcvBuf, &(4 << 20));
+        // big batches (thousands of elements) in one message train: a whole
+        // nf_tables transaction must fit the send buffer; root may exceed wmem_max
+        if setsockopt(&sock, sockopt::SndBufForce, &(8 << 20)).is_err() {
+            let _ = setsockopt(&sock, sockopt::SndBuf, &(8 << 20));
+        }
+        if setsockopt(&sock, sockopt::RcvBufForce, &(4 << 20)).is_err() {
+            let _ = setsockopt(&sock, sockopt::RcvBuf, &(4 << 20));
+        }
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -226,6 +253,18 @@ impl NlSocket {
     pub fn next_seq(&mut self) -> u32 {
         self.seq = self.seq.wrapping_add(1);
         self.seq
+    }
+
+    /// Continues numbering after `seq` (the last one a [`BatchWriter`] used).
+    pub fn set_seq(&mut self, seq: u32) {
+        self.seq = seq;
+    }
+
+    /// Largest message train one `send` takes (the send buffer, less headroom).
+    pub fn send_capacity(&self) -> usize {
+        getsockopt(&self.sock, sockopt::SndBuf)
+            .map(|n| n.saturating_sub(64 << 10))
+            .unwrap_or(128 << 10)
     }
 
     fn send(&self, buf: &[u8]) -> io::Result<()> {
@@ -272,23 +311,66 @@ impl NlSocket {
         }
     }
 
+    /// Sends independent requests (not a transaction) and waits for each
+    /// one's answer; errors in `ignore` (e.g. ENOENT: gone meanwhile) are not
+    /// failures. Returns how many succeeded.
+    pub fn transact_each(&self, buf: &[u8], seqs: &[u32], ignore: &[i32]) -> io::Result<usize> {
+        self.send(buf)?;
+        let mut pending: std::collections::BTreeSet<u32> = seqs.iter().copied().collect();
+        let mut ok = 0;
+        let mut first_err: Option<io::Error> = None;
+        while !pending.is_empty() {
+            let data = match self.recv() {
+                Ok(d) => d,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Err(first_err.unwrap_or_else(|| {
+                        io::Error::new(io::ErrorKind::TimedOut, "no netlink acknowledgement")
+                    }))
+                }
+                Err(e) => return Err(e),
+            };
+            for m in messages(&data) {
+                if m.ty == NLMSG_ERROR && pending.remove(&m.seq) {
+                    match error_code(m.payload) {
+                        0 => ok += 1,
+                        c if ignore.contains(&-c) => {}
+                        c => {
+                            first_err.get_or_insert(io::Error::from_raw_os_error(-c));
+                        }
+                    }
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(ok),
+        }
+    }
+
     /// Sends a dump request and returns every reply message's payload.
     pub fn dump(&self, buf: &[u8]) -> io::Result<Vec<(u16, Vec<u8>)>> {
-        self.send(buf)?;
         let mut out = Vec::new();
+        self.dump_each(buf, |t, p| out.push((t, p.to_vec())))?;
+        Ok(out)
+    }
+
+    /// Sends a dump request and hands each reply message (type, payload) to
+    /// `f` as it arrives: a dump of a large table is never held whole.
+    pub fn dump_each(&self, buf: &[u8], mut f: impl FnMut(u16, &[u8])) -> io::Result<()> {
+        self.send(buf)?;
         loop {
             let data = self.recv()?;
             for m in messages(&data) {
                 match m.ty {
-                    NLMSG_DONE => return Ok(out),
+                    NLMSG_DONE => return Ok(()),
                     NLMSG_ERROR => {
                         let code = error_code(m.payload);
                         if code == 0 {
-                            return Ok(out);
+                            return Ok(());
                         }
                         return Err(io::Error::from_raw_os_error(-code));
                     }
-                    t => out.push((t, m.payload.to_vec())),
+                    t => f(t, m.payload),
                 }
             }
         }
@@ -323,88 +405,262 @@ impl ElemBatch {
 const ELEMS_PER_MSG: usize = 400;
 
 /// Encodes `batch` for `table` (family inet) as one nf_tables transaction:
-/// BATCH_BEGIN, flushes, deletes, adds, BATCH_END. Returns the bytes and the
-/// sequence numbers that will be acknowledged.
+/// BATCH_BEGIN, flushes, deletes, adds, BATCH_END, every message acknowledged.
+/// Returns the bytes and the sequence numbers that will be acknowledged.
 pub fn encode_batch(
     table: &str,
     batch: &ElemBatch,
     mut seq: impl FnMut() -> u32,
 ) -> (Vec<u8>, Vec<u32>) {
-    let mut out = Vec::new();
-    let mut acks = Vec::new();
-    out.extend(
-        Msg::nf(
+    let first = seq();
+    let mut w = BatchWriter::new(table, first, true);
+    write_batch(&mut w, batch);
+    let (bytes, acks, last) = w.finish();
+    // `seq` counts up by one: draw the numbers the writer used after `first`
+    for _ in 0..last.wrapping_sub(first) {
+        seq();
+    }
+    (bytes, acks)
+}
+
+/// Appends `batch` (flushes, deletes, adds) to `w`.
+pub fn write_batch(w: &mut BatchWriter, batch: &ElemBatch) {
+    for set in &batch.flushes {
+        w.flush_set(set);
+    }
+    for e in &batch.dels {
+        w.elem(NFT_MSG_DELSETELEM, &e.set, &e.key, None);
+    }
+    for e in &batch.adds {
+        w.elem(
+            NFT_MSG_NEWSETELEM,
+            &e.set,
+            &e.key,
+            e.data.as_deref().map(Data::Value),
+        );
+    }
+}
+
+/// The data of a map element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Data<'a> {
+    Value(&'a [u8]),
+    /// `goto <chain>` (verdict maps).
+    Goto(&'a str),
+}
+
+/// Builds one nf_tables transaction message by message, without an
+/// intermediate list: consecutive elements of one set and command share a
+/// message (at most [`ELEMS_PER_MSG`]).
+pub struct BatchWriter {
+    table: String,
+    buf: Vec<u8>,
+    seq: u32,
+    /// Acknowledge every message (else only the last one: errors are
+    /// reported anyway, and thousands of acks would overrun the receive buffer).
+    ack_all: bool,
+    acks: Vec<u32>,
+    /// Offset and sequence number of the last finished message.
+    last: Option<(usize, u32)>,
+    open: Option<OpenMsg>,
+}
+
+struct OpenMsg {
+    cmd: u16,
+    set: String,
+    msg: Msg,
+    seq: u32,
+    n: usize,
+}
+
+impl BatchWriter {
+    /// A transaction on `table` (family inet) whose BATCH_BEGIN has sequence `first`.
+    pub fn new(table: &str, first: u32, ack_all: bool) -> BatchWriter {
+        let buf = Msg::nf(
             NFNL_MSG_BATCH_BEGIN,
             NLM_F_REQUEST,
-            seq(),
+            first,
             0,
             NFNL_SUBSYS_NFTABLES,
         )
-        .finish(),
-    );
-    let ty = |cmd: u16| (NFNL_SUBSYS_NFTABLES << 8) | cmd;
-    for set in &batch.flushes {
-        let s = seq();
-        let mut m = Msg::nf(
-            ty(NFT_MSG_DELSETELEM),
-            NLM_F_REQUEST | NLM_F_ACK,
-            s,
-            NFPROTO_INET,
-            0,
-        );
-        m.put_str(NFTA_SET_ELEM_LIST_TABLE, table)
-            .put_str(NFTA_SET_ELEM_LIST_SET, set);
-        out.extend(m.finish());
-        acks.push(s);
-    }
-    for (cmd, flags, list) in [
-        (NFT_MSG_DELSETELEM, NLM_F_REQUEST | NLM_F_ACK, &batch.dels),
-        (
-            NFT_MSG_NEWSETELEM,
-            NLM_F_REQUEST | NLM_F_CREATE | NLM_F_ACK,
-            &batch.adds,
-        ),
-    ] {
-        // consecutive elements of one set go in one message
-        let mut i = 0;
-        while i < list.len() {
-            let set = &list[i].set;
-            let mut j = i;
-            while j < list.len() && &list[j].set == set && j - i < ELEMS_PER_MSG {
-                j += 1;
-            }
-            let s = seq();
-            let mut m = Msg::nf(ty(cmd), flags, s, NFPROTO_INET, 0);
-            m.put_str(NFTA_SET_ELEM_LIST_TABLE, table)
-                .put_str(NFTA_SET_ELEM_LIST_SET, set)
-                .begin(NFTA_SET_ELEM_LIST_ELEMENTS);
-            for e in &list[i..j] {
-                m.begin(NFTA_LIST_ELEM)
-                    .begin(NFTA_SET_ELEM_KEY)
-                    .put(NFTA_DATA_VALUE, &e.key)
-                    .end();
-                if let (Some(d), NFT_MSG_NEWSETELEM) = (&e.data, cmd) {
-                    m.begin(NFTA_SET_ELEM_DATA).put(NFTA_DATA_VALUE, d).end();
-                }
-                m.end();
-            }
-            m.end();
-            out.extend(m.finish());
-            acks.push(s);
-            i = j;
+        .finish();
+        BatchWriter {
+            table: table.to_string(),
+            buf,
+            seq: first,
+            ack_all,
+            acks: Vec::new(),
+            last: None,
+            open: None,
         }
     }
-    out.extend(
-        Msg::nf(
-            NFNL_MSG_BATCH_END,
-            NLM_F_REQUEST,
-            seq(),
-            0,
-            NFNL_SUBSYS_NFTABLES,
-        )
-        .finish(),
-    );
-    (out, acks)
+
+    fn next(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    /// Bytes so far.
+    pub fn len(&self) -> usize {
+        self.buf.len() + self.open.as_ref().map_or(0, |o| o.msg.buf.len())
+    }
+
+    /// True when nothing but BATCH_BEGIN is in it.
+    pub fn is_empty(&self) -> bool {
+        self.last.is_none() && self.open.is_none()
+    }
+
+    fn push(&mut self, m: Msg, seq: u32) {
+        self.last = Some((self.buf.len(), seq));
+        self.buf.extend(m.finish());
+        if self.ack_all {
+            self.acks.push(seq);
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some(mut o) = self.open.take() {
+            o.msg.end();
+            self.push(o.msg, o.seq);
+        }
+    }
+
+    fn flags(&self, cmd: u16) -> u16 {
+        let mut f = NLM_F_REQUEST;
+        if self.ack_all {
+            f |= NLM_F_ACK;
+        }
+        if cmd == NFT_MSG_NEWSETELEM {
+            f |= NLM_F_CREATE;
+        }
+        f
+    }
+
+    fn ty(cmd: u16) -> u16 {
+        (NFNL_SUBSYS_NFTABLES << 8) | cmd
+    }
+
+    /// Adds (`NFT_MSG_NEWSETELEM`, with `data` for a map) or deletes
+    /// (`NFT_MSG_DELSETELEM`) the element `key` of `set`.
+    pub fn elem(&mut self, cmd: u16, set: &str, key: &[u8], data: Option<Data<'_>>) {
+        let fits = self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.cmd == cmd && o.set == set && o.n < ELEMS_PER_MSG);
+        if !fits {
+            self.close();
+            let seq = self.next();
+            let mut msg = Msg::nf(Self::ty(cmd), self.flags(cmd), seq, NFPROTO_INET, 0);
+            msg.put_str(NFTA_SET_ELEM_LIST_TABLE, &self.table)
+                .put_str(NFTA_SET_ELEM_LIST_SET, set)
+                .begin(NFTA_SET_ELEM_LIST_ELEMENTS);
+            self.open = Some(OpenMsg {
+                cmd,
+                set: set.to_string(),
+                msg,
+                seq,
+                n: 0,
+            });
+        }
+        let o = self.open.as_mut().expect("open message");
+        o.n += 1;
+        let m = &mut o.msg;
+        m.begin(NFTA_LIST_ELEM)
+            .begin(NFTA_SET_ELEM_KEY)
+            .put(NFTA_DATA_VALUE, key)
+            .end();
+        match (data, cmd) {
+            (Some(Data::Value(d)), NFT_MSG_NEWSETELEM) => {
+                m.begin(NFTA_SET_ELEM_DATA).put(NFTA_DATA_VALUE, d).end();
+            }
+            (Some(Data::Goto(chain)), NFT_MSG_NEWSETELEM) => {
+                m.begin(NFTA_SET_ELEM_DATA)
+                    .begin(NFTA_DATA_VERDICT)
+                    .put(NFTA_VERDICT_CODE, &NFT_GOTO.to_be_bytes())
+                    .put_str(NFTA_VERDICT_CHAIN, chain)
+                    .end()
+                    .end();
+            }
+            _ => {}
+        }
+        m.end();
+    }
+
+    /// A message of string attributes alone (table and object names).
+    fn object(&mut self, cmd: u16, attrs: &[(u16, &str)]) {
+        self.close();
+        let seq = self.next();
+        let mut m = Msg::nf(Self::ty(cmd), self.flags(cmd), seq, NFPROTO_INET, 0);
+        for (t, v) in attrs {
+            m.put_str(*t, v);
+        }
+        self.push(m, seq);
+    }
+
+    /// Empties `set` (DELSETELEM without elements).
+    pub fn flush_set(&mut self, set: &str) {
+        let t = self.table.clone();
+        self.object(
+            NFT_MSG_DELSETELEM,
+            &[
+                (NFTA_SET_ELEM_LIST_TABLE, t.as_str()),
+                (NFTA_SET_ELEM_LIST_SET, set),
+            ],
+        );
+    }
+
+    /// Deletes every rule of `chain`.
+    pub fn flush_chain(&mut self, chain: &str) {
+        let t = self.table.clone();
+        self.object(
+            NFT_MSG_DELRULE,
+            &[(NFTA_RULE_TABLE, t.as_str()), (NFTA_RULE_CHAIN, chain)],
+        );
+    }
+
+    /// Deletes `chain` (empty, unreferenced by then).
+    pub fn del_chain(&mut self, chain: &str) {
+        let t = self.table.clone();
+        self.object(
+            NFT_MSG_DELCHAIN,
+            &[(NFTA_CHAIN_TABLE, t.as_str()), (NFTA_CHAIN_NAME, chain)],
+        );
+    }
+
+    /// Deletes `set` (unreferenced by then).
+    pub fn del_set(&mut self, set: &str) {
+        let t = self.table.clone();
+        self.object(
+            NFT_MSG_DELSET,
+            &[(NFTA_SET_TABLE, t.as_str()), (NFTA_SET_NAME, set)],
+        );
+    }
+
+    /// The transaction's bytes, the sequence numbers that will be
+    /// acknowledged, and the last sequence number used (BATCH_END's).
+    pub fn finish(mut self) -> (Vec<u8>, Vec<u32>, u32) {
+        self.close();
+        if !self.ack_all {
+            if let Some((off, seq)) = self.last {
+                let at = off + 6;
+                let f = u16::from_ne_bytes([self.buf[at], self.buf[at + 1]]) | NLM_F_ACK;
+                self.buf[at..at + 2].copy_from_slice(&f.to_ne_bytes());
+                self.acks.push(seq);
+            }
+        }
+        let end = self.next();
+        self.buf.extend(
+            Msg::nf(
+                NFNL_MSG_BATCH_END,
+                NLM_F_REQUEST,
+                end,
+                0,
+                NFNL_SUBSYS_NFTABLES,
+            )
+            .finish(),
+        );
+        (self.buf, self.acks, end)
+    }
 }
 
 /// Does the generic netlink family `name` exist (in this network namespace)?
@@ -463,57 +719,109 @@ fn parse_tuple(buf: &[u8]) -> Option<Tuple> {
     })
 }
 
+/// What the kernel compares in a filtered conntrack dump: the reply tuple's
+/// source (the real server) and, when known, protocol and source port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CtFilter {
+    pub reply_src: IpAddr,
+    pub proto: Option<u8>,
+    /// Needs `proto`.
+    pub reply_sport: Option<u16>,
+}
+
+/// A conntrack dump request, filtered by the kernel when `filter` is given.
+fn ct_dump_request(seq: u32, family: u8, filter: Option<&CtFilter>) -> Vec<u8> {
+    let ty = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+    let mut m = Msg::nf(ty, NLM_F_REQUEST | NLM_F_DUMP, seq, family, 0);
+    if let Some(f) = filter {
+        let mut flags = CTA_FILTER_F_IP_SRC;
+        m.begin(CTA_TUPLE_REPLY).begin(CTA_TUPLE_IP);
+        match f.reply_src {
+            IpAddr::V4(a) => m.put(CTA_IP_V4_SRC, &a.octets()),
+            IpAddr::V6(a) => m.put(CTA_IP_V6_SRC, &a.octets()),
+        };
+        m.end();
+        if let Some(p) = f.proto {
+            flags |= CTA_FILTER_F_PROTO_NUM;
+            m.begin(CTA_TUPLE_PROTO).put(CTA_PROTO_NUM, &[p]);
+            if let Some(port) = f.reply_sport {
+                flags |= CTA_FILTER_F_PROTO_SRC_PORT;
+                m.put(CTA_PROTO_SRC_PORT, &port.to_be_bytes());
+            }
+            m.end();
+        }
+        m.end();
+        m.begin(CTA_FILTER)
+            .put(CTA_FILTER_REPLY_FLAGS, &flags.to_ne_bytes())
+            .end();
+    }
+    m.finish()
+}
+
 /// Deletes every conntrack entry for which `pred(original, reply)` holds, in
-/// the address family of `v6`. Returns how many were deleted.
-pub fn conntrack_delete(v6: bool, pred: impl Fn(&Tuple, &Tuple) -> bool) -> io::Result<usize> {
-    let mut s = NlSocket::netfilter()?;
+/// the address family of `v6`, over `s` (a netfilter socket: its network
+/// namespace is the one searched). With `filters`, only the entries the kernel
+/// finds for them are looked at (one dump each; a kernel without dump filters
+/// gets one full dump); without, every entry is. Deletions go
+/// [`CT_DELETES_PER_SEND`] to a send. Returns how many were deleted.
+pub fn conntrack_delete(
+    s: &mut NlSocket,
+    v6: bool,
+    filters: &[CtFilter],
+    pred: impl Fn(&Tuple, &Tuple) -> bool,
+) -> io::Result<usize> {
     let family = if v6 { libc::AF_INET6 } else { libc::AF_INET } as u8;
-    let ty = |cmd: u16| (NFNL_SUBSYS_CTNETLINK << 8) | cmd;
-    let seq = s.next_seq();
-    let req = Msg::nf(
-        ty(IPCTNL_MSG_CT_GET),
-        NLM_F_REQUEST | NLM_F_DUMP,
-        seq,
-        family,
-        0,
-    )
-    .finish();
-    let entries = s.dump(&req)?;
-    let mut n = 0;
-    for (_, payload) in entries {
+    // the original tuples (as the kernel encodes them) of the entries to delete
+    let mut doomed: Vec<Vec<u8>> = Vec::new();
+    let mut pick = |_: u16, payload: &[u8]| {
         let Some(body) = payload.get(4..) else {
-            continue;
+            return;
         };
         let (Some(orig_raw), Some(reply_raw)) =
             (attr(body, CTA_TUPLE_ORIG), attr(body, CTA_TUPLE_REPLY))
         else {
-            continue;
+            return;
         };
-        let (Some(orig), Some(reply)) = (parse_tuple(orig_raw), parse_tuple(reply_raw)) else {
-            continue;
-        };
-        if !pred(&orig, &reply) {
-            continue;
+        if let (Some(orig), Some(reply)) = (parse_tuple(orig_raw), parse_tuple(reply_raw)) {
+            if pred(&orig, &reply) {
+                doomed.push(orig_raw.to_vec());
+            }
         }
+    };
+    if filters.is_empty() {
         let seq = s.next_seq();
-        let mut m = Msg::nf(
-            ty(IPCTNL_MSG_CT_DELETE),
-            NLM_F_REQUEST | NLM_F_ACK,
-            seq,
-            family,
-            0,
-        );
-        m.begin(CTA_TUPLE_ORIG);
-        // copy the nested tuple as the kernel gave it
-        m.buf.extend_from_slice(orig_raw);
-        m.buf.resize(align4(m.buf.len()), 0);
-        m.end();
-        match s.transact(&m.finish(), &[seq]) {
-            Ok(()) => n += 1,
-            // gone meanwhile
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+        s.dump_each(&ct_dump_request(seq, family, None), &mut pick)?;
+    }
+    for f in filters {
+        let seq = s.next_seq();
+        match s.dump_each(&ct_dump_request(seq, family, Some(f)), &mut pick) {
+            Ok(()) => {}
+            // nothing was handed over before the request's error
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EINVAL)) => {
+                let seq = s.next_seq();
+                s.dump_each(&ct_dump_request(seq, family, None), &mut pick)?;
+                break;
+            }
             Err(e) => return Err(e),
         }
+    }
+    let ty = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
+    let mut n = 0;
+    for chunk in doomed.chunks(CT_DELETES_PER_SEND) {
+        let mut buf = Vec::new();
+        let mut seqs = Vec::new();
+        for orig_raw in chunk {
+            let seq = s.next_seq();
+            let mut m = Msg::nf(ty, NLM_F_REQUEST | NLM_F_ACK, seq, family, 0);
+            m.begin(CTA_TUPLE_ORIG);
+            // copy the nested tuple as the kernel gave it
+            m.buf.extend_from_slice(orig_raw);
+            m.buf.resize(align4(m.buf.len()), 0);
+            m.end();
+            buf.extend(m.finish());
+            seqs.push(seq);
+        }
+        n += s.transact_each(&buf, &seqs, &[libc::ENOENT])?;
     }
     Ok(n)
 }
@@ -623,6 +931,86 @@ mod tests {
         let elems = attr(&del.payload[4..], 3).unwrap();
         let e = attr(elems, 1).unwrap();
         assert_eq!(attrs(e).map(|(t, _)| t).collect::<Vec<_>>(), vec![1]);
+    }
+
+    #[test]
+    fn writer_acks_the_last_message_and_encodes_goto() {
+        let key = |n: u8| [192, 0, 2, n, 6, 0, 0, 0, 0, 80, 0, 0];
+        let mut w = BatchWriter::new("t", 10, false);
+        assert!(w.is_empty());
+        w.elem(NFT_MSG_NEWSETELEM, "svc4", &key(1), Some(Data::Goto("s1")));
+        w.elem(NFT_MSG_NEWSETELEM, "svc4", &key(2), Some(Data::Goto("s2")));
+        w.flush_chain("s3");
+        w.del_chain("s3");
+        w.del_set("s3_w");
+        let (bytes, acks, last) = w.finish();
+        let msgs: Vec<_> = messages(&bytes).map(|m| (m.ty, m.flags, m.seq)).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                (0x10, 1, 10),
+                (0x0a0c, 0x401, 11),
+                (0x0a08, 1, 12),
+                (0x0a05, 1, 13),
+                (0x0a0b, 5, 14),
+                (0x11, 1, 15)
+            ]
+        );
+        assert_eq!((acks, last), (vec![14], 15));
+        // two elements in one message; DATA { VERDICT { CODE -4 (goto), CHAIN } }
+        let m = messages(&bytes).nth(1).unwrap();
+        let elems: Vec<_> = attrs(attr(&m.payload[4..], 3).unwrap()).collect();
+        assert_eq!(elems.len(), 2);
+        let verdict = attr(attr(elems[1].1, 2).unwrap(), 2).unwrap();
+        assert_eq!(attr(verdict, 1), Some(&(-4i32).to_be_bytes()[..]));
+        assert_eq!(attr(verdict, 2), Some(&b"s2\0"[..]));
+        // the chain deletion names table and chain
+        let m = messages(&bytes).nth(3).unwrap();
+        let a: Vec<_> = attrs(&m.payload[4..])
+            .map(|(t, p)| (t, p.to_vec()))
+            .collect();
+        assert_eq!(a, vec![(1, b"t\0".to_vec()), (3, b"s3\0".to_vec())]);
+    }
+
+    #[test]
+    fn writer_splits_long_runs() {
+        let mut w = BatchWriter::new("t", 0, true);
+        for i in 0..(ELEMS_PER_MSG as u32 + 1) {
+            w.elem(NFT_MSG_DELSETELEM, "s1_slots", &i.to_ne_bytes(), None);
+        }
+        let len = w.len();
+        let (bytes, acks, _) = w.finish();
+        assert_eq!(bytes.len(), len + 20);
+        assert_eq!(acks.len(), 2);
+        assert_eq!(messages(&bytes).count(), 4);
+    }
+
+    #[test]
+    fn filtered_dump_request() {
+        let f = CtFilter {
+            reply_src: "10.0.0.1".parse().unwrap(),
+            proto: Some(6),
+            reply_sport: Some(80),
+        };
+        let b = ct_dump_request(7, 2, Some(&f));
+        let m = messages(&b).next().unwrap();
+        assert_eq!(
+            (m.ty, m.flags, m.seq),
+            (0x0101, NLM_F_REQUEST | NLM_F_DUMP, 7)
+        );
+        let body = &m.payload[4..];
+        let reply = parse_tuple(attr(body, CTA_TUPLE_REPLY).unwrap());
+        assert!(reply.is_none(), "no destination address: not a whole tuple");
+        let t = attr(body, CTA_TUPLE_REPLY).unwrap();
+        let ip = attr(t, CTA_TUPLE_IP).unwrap();
+        assert_eq!(attr(ip, CTA_IP_V4_SRC), Some(&[10, 0, 0, 1][..]));
+        let p = attr(t, CTA_TUPLE_PROTO).unwrap();
+        assert_eq!(attr(p, CTA_PROTO_NUM), Some(&[6][..]));
+        assert_eq!(attr(p, CTA_PROTO_SRC_PORT), Some(&[0, 80][..]));
+        let flags = attr(attr(body, CTA_FILTER).unwrap(), CTA_FILTER_REPLY_FLAGS).unwrap();
+        assert_eq!(flags, &(1u32 | 8 | 16).to_ne_bytes());
+        // unfiltered: the bare request
+        assert_eq!(ct_dump_request(7, 2, None).len(), 20);
     }
 
     #[test]

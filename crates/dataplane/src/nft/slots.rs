@@ -9,6 +9,61 @@ use crate::model::DestKey;
 /// destination is live).
 pub type Slots = Vec<Option<DestKey>>;
 
+/// A slot table as stored between changes: 4 bytes a slot instead of a whole
+/// [`DestKey`] (10,000 backends hold ~2.5 million slots).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Packed {
+    dests: Vec<DestKey>,
+    /// Index into `dests`; [`Packed::EMPTY`] for an empty slot.
+    idx: Vec<u32>,
+}
+
+impl Packed {
+    const EMPTY: u32 = u32::MAX;
+
+    pub fn pack(slots: &[Option<DestKey>]) -> Packed {
+        let mut dests = Vec::new();
+        let mut pos: HashMap<DestKey, u32> = HashMap::new();
+        let idx = slots
+            .iter()
+            .map(|s| match s {
+                None => Packed::EMPTY,
+                Some(k) => *pos.entry(*k).or_insert_with(|| {
+                    dests.push(*k);
+                    dests.len() as u32 - 1
+                }),
+            })
+            .collect();
+        Packed { dests, idx }
+    }
+
+    pub fn len(&self) -> usize {
+        self.idx.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.idx.is_empty()
+    }
+
+    /// Slot `i` (None: empty or beyond the end).
+    pub fn get(&self, i: usize) -> Option<DestKey> {
+        match self.idx.get(i) {
+            Some(&n) if n != Packed::EMPTY => Some(self.dests[n as usize]),
+            _ => None,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Option<DestKey>> + '_ {
+        self.idx
+            .iter()
+            .map(|&n| (n != Packed::EMPTY).then(|| self.dests[n as usize]))
+    }
+
+    pub fn unpack(&self) -> Slots {
+        self.iter().collect()
+    }
+}
+
 /// Slot counts for round-robin tables: a multiple of 2520 = lcm(1..=10), so
 /// that up to 10 equal servers (and weight sums dividing 2520) share exactly.
 pub fn rr_size(n: usize) -> u32 {
@@ -138,6 +193,75 @@ pub fn wrr_update(old: &Slots, weights: &[(DestKey, u32)], m: usize) -> Slots {
     out
 }
 
+/// [`wrr_update`] on a [`Packed`] table, with the same result: slots are
+/// handled as indices (one hash lookup per destination, none per slot), so a
+/// change in a service of 10,000 servers (80,640 slots) costs ~1 ms.
+pub fn wrr_update_packed(old: &Packed, weights: &[(DestKey, u32)], m: usize) -> Packed {
+    let fresh = |weights: &[(DestKey, u32)]| Packed::pack(&wrr_fresh(weights, m));
+    if old.len() != m || old.idx.iter().all(|&n| n == Packed::EMPTY) {
+        return fresh(weights);
+    }
+    let pos: HashMap<DestKey, usize> = weights
+        .iter()
+        .enumerate()
+        .map(|(j, (k, _))| (*k, j))
+        .collect();
+    let t = targets(weights, m);
+    if t.is_empty() {
+        // no weight at all: wrr_update keeps nothing either
+        return fresh(weights);
+    }
+    let target: Vec<usize> = weights.iter().map(|(k, _)| t[k]).collect();
+    // old table's destination index -> weights index (None: gone)
+    let to_w: Vec<Option<usize>> = old.dests.iter().map(|k| pos.get(k).copied()).collect();
+    let mut total = vec![0usize; weights.len()];
+    for &n in &old.idx {
+        if let Some(Some(j)) = to_w.get(n as usize) {
+            total[*j] += 1;
+        }
+    }
+    let mut seen = vec![0usize; weights.len()];
+    let mut have = vec![0usize; weights.len()];
+    let mut idx: Vec<u32> = old
+        .idx
+        .iter()
+        .map(|&n| {
+            let Some(Some(j)) = to_w.get(n as usize).copied() else {
+                return Packed::EMPTY;
+            };
+            let (h, i) = (total[j], seen[j]);
+            seen[j] += 1;
+            let drop = h.saturating_sub(target[j]);
+            if (i + 1) * drop / h > i * drop / h {
+                Packed::EMPTY
+            } else {
+                have[j] += 1;
+                j as u32
+            }
+        })
+        .collect();
+    if have.iter().sum::<usize>() == 0 {
+        return fresh(weights);
+    }
+    let deficits: Vec<(DestKey, u32)> = weights
+        .iter()
+        .enumerate()
+        .map(|(j, (k, _))| (*k, target[j].saturating_sub(have[j]) as u32))
+        .filter(|(_, d)| *d > 0)
+        .collect();
+    let freed = idx.iter().filter(|&&n| n == Packed::EMPTY).count();
+    let fill = wrr_fresh(&deficits, freed);
+    for (slot, d) in idx.iter_mut().filter(|n| **n == Packed::EMPTY).zip(fill) {
+        if let Some(k) = d {
+            *slot = pos[&k] as u32;
+        }
+    }
+    Packed {
+        dests: weights.iter().map(|(k, _)| *k).collect(),
+        idx,
+    }
+}
+
 /// All slots to the destination with the highest weight (IPVS `fo`).
 pub fn failover(weights: &[(DestKey, u32)], m: usize) -> Slots {
     let best = weights
@@ -230,6 +354,18 @@ mod tests {
     }
 
     #[test]
+    fn packed_round_trip() {
+        let s: Slots = vec![Some(d(1)), None, Some(d(2)), Some(d(1))];
+        let p = Packed::pack(&s);
+        assert_eq!(p.unpack(), s);
+        assert_eq!(
+            (p.len(), p.get(1), p.get(3), p.get(9)),
+            (4, None, Some(d(1)), None)
+        );
+        assert!(Packed::pack(&[]).is_empty());
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(rr_size(3), 2520);
         assert_eq!(rr_size(10_000), 80_640);
@@ -310,6 +446,43 @@ mod tests {
             let win = t[start..start + 30].to_vec();
             assert_eq!((count(&win, d(1)), count(&win, d(2))), (10, 20));
         }
+    }
+
+    #[test]
+    fn packed_update_agrees_with_wrr_update() {
+        let w = |ws: &[(u8, u32)]| ws.iter().map(|(n, w)| (d(*n), *w)).collect::<Vec<_>>();
+        let steps = [
+            w(&[(1, 1), (2, 1), (3, 1)]),
+            w(&[(1, 1), (3, 1)]),
+            w(&[(1, 1), (2, 1), (3, 1)]),
+            w(&[(1, 2), (2, 1), (3, 1), (4, 3)]),
+            w(&[(1, 2), (2, 0), (3, 1), (4, 3)]),
+            w(&[(5, 1)]),
+            w(&[(1, 0)]),
+            w(&[(1, 1), (2, 7)]),
+        ];
+        let mut plain: Slots = vec![None; 2520];
+        let mut packed = Packed::pack(&plain);
+        for ws in &steps {
+            plain = wrr_update(&plain, ws, 2520);
+            packed = wrr_update_packed(&packed, ws, 2520);
+            assert_eq!(packed.unpack(), plain, "{ws:?}");
+        }
+        // pseudo-random pools of up to 40 servers, weights 0..=4, some absent
+        for step in 0..40u64 {
+            let ws: Vec<(DestKey, u32)> = (1..=40u8)
+                .filter_map(|n| {
+                    let r = fnv(&[n], step);
+                    (!r.is_multiple_of(5)).then_some((d(n), (r >> 8) as u32 % 5))
+                })
+                .collect();
+            plain = wrr_update(&plain, &ws, 5040);
+            packed = wrr_update_packed(&packed, &ws, 5040);
+            assert_eq!(packed.unpack(), plain, "step {step}");
+        }
+        // a table of another size is built fresh
+        let p = wrr_update_packed(&Packed::pack(&plain[..7]), &steps[0], 2520);
+        assert_eq!(p.unpack(), wrr_fresh(&steps[0], 2520));
     }
 
     #[test]
