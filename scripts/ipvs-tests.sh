@@ -14,6 +14,17 @@
 #   * ipvs_matches_keepalived: Debian's keepalived (checkers only) and
 #     model::desired + IpvsBackend program the same table for generated
 #     configs and the shipped samples (checkers stripped).
+# and crates/daemon/tests/ipvs_daemon_uml.rs, the keepalived-rs binary itself:
+#   * daemon_matches_keepalived: keepalived -C and keepalived-rs -C on the
+#     same files (samples, checkers stripped; generated: every scheduler,
+#     NAT/DR/TUN, TCP/UDP, fwmark, IPv6, failing checkers, inhibit_on_failure,
+#     sorry_server, alpha) settle to the same `ipvsadm -Ln --sort`;
+#   * daemon_nat_traffic: client -> keepalived-rs (NAT, HTTP_GET/TCP_CHECK) ->
+#     3 busybox httpd; dead servers removed / weighted 0, no request reaches
+#     them, they return;
+#   * daemon_reload_one_operation: SIGHUP changing one weight = 1 operation;
+#   * daemon_lvs_sync_daemon: keepalived's lvs_sync_daemon vs ours (a gap is
+#     reported as KNOWN-GAP).
 #
 # Prints PASS/FAIL per test and "N passed, N failed[, N skipped]".
 # Exit: 0 all passed, 1 a failure, 77 skipped (UML cannot start here; the
@@ -51,6 +62,10 @@ start=$SECONDS
 timeout 1500 cargo test -p keepalived-dataplane --test ipvs_uml -- --test-threads=2 --nocapture \
   >"$log" 2>&1
 status=$?
+timeout 1500 cargo test -p keepalived-rs --test ipvs_daemon_uml -- --test-threads=2 --nocapture \
+  >>"$log" 2>&1
+status2=$?
+((status == 0)) && status=$status2
 
 passed=0 failed=0
 while read -r name verdict; do
@@ -71,7 +86,7 @@ if ((status != 0)); then
     failed=1
   fi
 fi
-grep -E "^\[guest [a-z_]*\] (KNOWN-DIFFERENCE|samples identical|identical to keepalived|applied |ran )" "$log" || true
+grep -E "^\[guest [a-z_]*\] (KNOWN-DIFFERENCE|KNOWN-GAP|samples identical|identical to keepalived|daemon identical|SAME |DIFF |nat traffic|reload:|applied |ran )" "$log" || true
 echo "ipvs-tests: $((SECONDS - start)) s"
 echo "$passed passed, $failed failed"
 ((failed == 0 && passed > 0))
