@@ -28,6 +28,14 @@ const MCAST6: IpAddr = IpAddr::V6(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12))
 /// Socket key: one raw socket per interface and family.
 type SockKey = (String, bool);
 
+/// The interface a VIP lives on: the instance's, or its own `dev`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct VipIf {
+    ifindex: u32,
+    ifname: String,
+    mac: [u8; 6],
+}
+
 /// What the daemon knows about an instance beyond its state machine.
 struct Ctx {
     /// Everything of the configuration this instance depends on: equal prints
@@ -40,10 +48,10 @@ struct Ctx {
     sock: SockKey,
     /// Interface that carries the VIPs and GARPs.
     vip_ifindex: u32,
-    vip_ifname: String,
-    mac: [u8; 6],
     vips: Vec<VipSpec>,
     excluded: Vec<VipSpec>,
+    /// Where each of `vips` then `excluded` goes.
+    vip_ifs: Vec<VipIf>,
     routes: Vec<RouteSpec>,
     rules: Vec<RuleSpec>,
     /// no_accept: packets to the VIPs are dropped while we hold them.
@@ -68,7 +76,7 @@ enum Work {
     /// configuration no longer has.
     Drop {
         k: usize,
-        vips: Vec<VipSpec>,
+        vips: Vec<(u32, VipSpec)>,
         routes: Vec<RouteSpec>,
         rules: Vec<RuleSpec>,
     },
@@ -519,6 +527,10 @@ impl Vrrp {
                 .lower_prio_no_advert
                 .or(g.vrrp_lower_prio_no_advert)
                 .unwrap_or(false),
+            higher_prio_send_advert: i
+                .higher_prio_send_advert
+                .or(g.vrrp_higher_prio_send_advert)
+                .unwrap_or(false),
         };
 
         // Tracked objects: the instance's own interface(s) unless dont_track_primary,
@@ -640,6 +652,32 @@ impl Vrrp {
             None => strict && base_priority != 255,
         };
         let (run_as, secure) = (self.run_as, self.secure_only);
+        let own = VipIf {
+            ifindex: vip_ifindex,
+            ifname: vip_ifname.clone(),
+            mac,
+        };
+        let mut vip_ifs = Vec::new();
+        for v in i
+            .virtual_ipaddress
+            .iter()
+            .chain(&i.virtual_ipaddress_excluded)
+        {
+            vip_ifs.push(match v.dev.as_deref() {
+                Some(dev) if dev != own.ifname => VipIf {
+                    ifindex: keepalived_netif::link::ifindex(dev).map_err(|e| {
+                        format!("vrrp_instance {}: VIP {} dev {dev}: {e}", i.name, v.address)
+                    })?,
+                    ifname: dev.to_string(),
+                    mac: self
+                        .nl
+                        .mac(dev)
+                        .await
+                        .map_err(|e| format!("vrrp_instance {}: {dev}: {e}", i.name))?,
+                },
+                _ => own.clone(),
+            });
+        }
         let fingerprint = instance_fingerprint(cfg, i);
         let track_print = track_fingerprint(cfg, i);
         self.ctx.push(Ctx {
@@ -647,10 +685,9 @@ impl Vrrp {
             track_print,
             sock: (sock_if, ipv6),
             vip_ifindex,
-            vip_ifname,
-            mac,
             vips,
             excluded: i.virtual_ipaddress_excluded.iter().map(vip_spec).collect(),
+            vip_ifs,
             routes,
             rules,
             no_accept,
@@ -790,10 +827,8 @@ impl Vrrp {
             .ctx
             .iter()
             .map(|c| WorkerCtx {
-                ifindex: c.vip_ifindex,
-                ifname: c.vip_ifname.clone(),
-                mac: c.mac,
                 vips: c.vips.iter().chain(&c.excluded).cloned().collect(),
+                vip_ifs: c.vip_ifs.clone(),
                 routes: c.routes.clone(),
                 rules: c.rules.clone(),
                 no_accept: c.no_accept,
@@ -1007,8 +1042,14 @@ impl Vrrp {
                             vips: oc
                                 .vips
                                 .iter()
-                                .filter(|v| !nc.vips.contains(v))
-                                .cloned()
+                                .zip(oc.vip_ifs.iter().map(|v| v.ifindex))
+                                .filter(|&(v, ix)| {
+                                    !nc.vips
+                                        .iter()
+                                        .zip(nc.vip_ifs.iter().map(|v| v.ifindex))
+                                        .any(|(w, iw)| w == v && iw == ix)
+                                })
+                                .map(|(v, ix)| (ix, v.clone()))
                                 .collect(),
                             routes: oc
                                 .routes
@@ -1516,10 +1557,9 @@ async fn watch_links(
 }
 
 struct WorkerCtx {
-    ifindex: u32,
-    ifname: String,
-    mac: [u8; 6],
     vips: Vec<VipSpec>,
+    /// Where each of `vips` goes.
+    vip_ifs: Vec<VipIf>,
     routes: Vec<RouteSpec>,
     rules: Vec<RuleSpec>,
     no_accept: bool,
@@ -1553,14 +1593,9 @@ async fn worker(
                         }
                     }
                 }
-                for v in &c.vips {
-                    match nl.add_address(c.ifindex, v).await {
-                        Ok(()) => {}
-                        // Already there (a reconfigured MASTER keeps its VIPs).
-                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                        Err(e) => {
-                            tracing::warn!("adding {}/{} to {}: {e}", v.addr, v.prefix, c.ifname)
-                        }
+                for (v, at) in c.vips.iter().zip(&c.vip_ifs) {
+                    if let Err(e) = nl.add_address(at.ifindex, v).await {
+                        tracing::warn!("adding {}/{} to {}: {e}", v.addr, v.prefix, at.ifname);
                     }
                 }
                 for r in &c.routes {
@@ -1586,9 +1621,9 @@ async fn worker(
                         tracing::warn!("removing route {}/{}: {e}", r.dst, r.prefix);
                     }
                 }
-                for v in &c.vips {
-                    if let Err(e) = nl.del_address(c.ifindex, v).await {
-                        tracing::warn!("removing {}/{} from {}: {e}", v.addr, v.prefix, c.ifname);
+                for (v, at) in c.vips.iter().zip(&c.vip_ifs) {
+                    if let Err(e) = nl.del_address(at.ifindex, v).await {
+                        tracing::warn!("removing {}/{} from {}: {e}", v.addr, v.prefix, at.ifname);
                     }
                 }
                 if c.no_accept {
@@ -1617,13 +1652,13 @@ async fn worker(
                         tracing::warn!("removing route {}/{}: {e}", r.dst, r.prefix);
                     }
                 }
-                for v in &vips {
-                    if let Err(e) = nl.del_address(c.ifindex, v).await {
-                        tracing::warn!("removing {}/{} from {}: {e}", v.addr, v.prefix, c.ifname);
+                for (ix, v) in &vips {
+                    if let Err(e) = nl.del_address(*ix, v).await {
+                        tracing::warn!("removing {}/{}: {e}", v.addr, v.prefix);
                     }
                 }
                 if let (true, Some(f)) = (c.no_accept, &firewall) {
-                    let addrs: Vec<IpAddr> = vips.iter().map(|v| v.addr).collect();
+                    let addrs: Vec<IpAddr> = vips.iter().map(|(_, v)| v.addr).collect();
                     if let Err(e) = f.unblock(&addrs).await {
                         tracing::warn!("no_accept firewall: {e}");
                     }
@@ -1631,42 +1666,61 @@ async fn worker(
             }
             Work::Garp(k, repeat) => {
                 let c = &ctx[k];
-                // One packet socket per interface, kept: closing a packet socket
-                // waits for an RCU grace period (milliseconds), which would stall
-                // the protocol loop at short advert intervals.
-                let sock = match sockets.get(&c.ifindex) {
-                    Some(s) => s.clone(),
-                    None => match PacketSocket::open(c.ifindex, 0) {
-                        Ok(s) => {
-                            let s = Arc::new(s);
-                            sockets.insert(c.ifindex, s.clone());
-                            s
-                        }
-                        Err(e) => {
-                            tracing::warn!("gratuitous ARP/NA on {}: {e}", c.ifname);
-                            continue;
-                        }
-                    },
-                };
-                let link_local = match c.vips.iter().any(|v| v.addr.is_ipv6()) {
-                    true => nl.primary_address(c.ifindex, true).await.ok().flatten(),
-                    false => None,
-                };
-                let frames: Vec<Vec<u8>> = c
-                    .vips
-                    .iter()
-                    .filter_map(|v| match (v.addr, link_local) {
-                        (IpAddr::V4(a), _) => Some(garp::garp_frame(c.mac, a)),
-                        (IpAddr::V6(a), Some(IpAddr::V6(src))) => {
-                            Some(garp::na_frame(c.mac, a, src, false))
-                        }
-                        _ => None,
-                    })
-                    .collect();
+                // Per interface the VIPs live on (their own `dev`, else the
+                // instance's), with that interface's MAC.
+                let mut sends: Vec<(Arc<PacketSocket>, Vec<Vec<u8>>)> = Vec::new();
+                let mut ifs: Vec<&VipIf> = Vec::new();
+                for at in &c.vip_ifs {
+                    if !ifs.iter().any(|i| i.ifindex == at.ifindex) {
+                        ifs.push(at);
+                    }
+                }
+                for at in ifs {
+                    // One packet socket per interface, kept: closing a packet
+                    // socket waits for an RCU grace period (milliseconds), which
+                    // would stall the protocol loop at short advert intervals.
+                    let sock = match sockets.get(&at.ifindex) {
+                        Some(s) => s.clone(),
+                        None => match PacketSocket::open(at.ifindex, 0) {
+                            Ok(s) => {
+                                let s = Arc::new(s);
+                                sockets.insert(at.ifindex, s.clone());
+                                s
+                            }
+                            Err(e) => {
+                                tracing::warn!("gratuitous ARP/NA on {}: {e}", at.ifname);
+                                continue;
+                            }
+                        },
+                    };
+                    let mine = || {
+                        c.vips
+                            .iter()
+                            .zip(&c.vip_ifs)
+                            .filter(|(_, i)| i.ifindex == at.ifindex)
+                            .map(|(v, _)| v)
+                    };
+                    let link_local = match mine().any(|v| v.addr.is_ipv6()) {
+                        true => nl.primary_address(at.ifindex, true).await.ok().flatten(),
+                        false => None,
+                    };
+                    let frames: Vec<Vec<u8>> = mine()
+                        .filter_map(|v| match (v.addr, link_local) {
+                            (IpAddr::V4(a), _) => Some(garp::garp_frame(at.mac, a)),
+                            (IpAddr::V6(a), Some(IpAddr::V6(src))) => {
+                                Some(garp::na_frame(at.mac, a, src, false))
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    sends.push((sock, frames));
+                }
                 let burst = move || {
-                    for f in &frames {
-                        if let Err(e) = sock.send(f) {
-                            tracing::warn!("gratuitous ARP/NA: {e}");
+                    for (sock, frames) in &sends {
+                        for f in frames {
+                            if let Err(e) = sock.send(f) {
+                                tracing::warn!("gratuitous ARP/NA: {e}");
+                            }
                         }
                     }
                 };

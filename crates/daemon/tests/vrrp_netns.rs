@@ -533,3 +533,49 @@ fn dead_smtp_server_delays_nothing() {
         "a counted mail failure",
     );
 }
+
+/// `virtual_ipaddress { ... dev IF }`: the VIP goes on IF, not on the
+/// instance's interface, and its gratuitous ARP leaves from IF with IF's MAC
+/// (keepalived's behaviour; real servers often use such a VIP as gateway).
+#[test]
+fn vip_on_its_own_dev() {
+    if !can_run(&["ip", "tcpdump"]) {
+        return;
+    }
+    let net = Net::build(
+        2,
+        &[
+            ("d1", &[(0, "10.9.0.1/24"), (1, "10.8.0.1/24")]),
+            ("obs", &[(1, "10.8.0.10/24")]),
+        ],
+    );
+    let mut obs = net.observe(1);
+    let conf = "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 57\n    priority 100\n    advert_int 1\n    virtual_ipaddress {\n        10.9.0.100/24\n        10.8.0.100/24 dev eth1\n    }\n}\n";
+    let mut d = net.daemon(0, "d", conf);
+    d.expect(|l| l.contains("(VI_1) Entering MASTER STATE"), "MASTER");
+    let mac1 = net
+        .exec(0, &["cat", "/sys/class/net/eth1/address"])
+        .trim()
+        .to_string();
+    obs.expect(
+        |l| is_garp(l, "10.8.0.100") && l.contains(&format!("{mac1} >")),
+        "GARP for the eth1 VIP from eth1",
+    );
+    assert!(
+        net.addrs(0, "eth1").contains("inet 10.8.0.100/24"),
+        "{}",
+        net.addrs(0, "eth1")
+    );
+    assert!(
+        !net.addrs(0, "eth0").contains("10.8.0.100"),
+        "{}",
+        net.addrs(0, "eth0")
+    );
+    assert!(net.addrs(0, "eth0").contains("inet 10.9.0.100/24"));
+    d.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(d.wait_exit(), "{}", d.dump());
+    assert!(
+        !net.addrs(0, "eth1").contains("10.8.0.100"),
+        "VIP left on eth1"
+    );
+}

@@ -106,6 +106,11 @@ pub struct InstanceConfig {
     pub garp: GarpConfig,
     /// Don't answer a lower priority master's advert with our own (pre-RFC 9568).
     pub lower_prio_no_advert: bool,
+    /// keepalived's higher_prio_send_advert: a MASTER yielding to a higher
+    /// priority advert first sends one of its own, so that the winner hears a
+    /// lower priority and refreshes the LAN's ARP caches (a healed split
+    /// brain where the loser heard the winner first).
+    pub higher_prio_send_advert: bool,
 }
 
 /// Something that happened to the instance.
@@ -593,6 +598,9 @@ impl Instance {
         };
         match reason {
             Some(reason) => {
+                if self.cfg.higher_prio_send_advert {
+                    self.send_advert(self.priority, out);
+                }
                 self.become_backup(now, reason, out);
                 self.accept_master(now, rx);
             }

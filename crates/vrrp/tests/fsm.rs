@@ -35,6 +35,7 @@ fn cfg(name: &str, prio: u8, addr: &str) -> InstanceConfig {
         local_addr: ip(addr),
         garp: GarpConfig::default(),
         lower_prio_no_advert: false,
+        higher_prio_send_advert: false,
     }
 }
 
@@ -781,4 +782,38 @@ fn reconfigure_keeps_state() {
     assert_eq!(lan.nodes[0].master_adver_int(), secs(2.0));
     assert_eq!(lan.nodes[0].advert_packet(150).addresses.len(), 3);
     assert!(!out.iter().any(|a| matches!(a, Action::Transition { .. })));
+}
+
+/// keepalived's higher_prio_send_advert: a MASTER that hears a higher priority
+/// advert sends one of its own before it yields (the winner then answers with
+/// gratuitous ARPs for a lower priority advert).
+#[test]
+fn higher_prio_send_advert_before_yielding() {
+    for send in [false, true] {
+        let mut c = cfg("a", 100, "10.0.0.1");
+        c.higher_prio_send_advert = send;
+        let mut lan = Lan::new(vec![c]);
+        lan.start_all();
+        lan.run_until(secs(4.5));
+        let rx = Received {
+            src: ip("10.0.0.7"),
+            dst: ip("224.0.0.18"),
+            packet: lan.nodes[0].advert_packet(200),
+        };
+        let mut out = vec![];
+        let now = lan.now;
+        lan.nodes[0].handle(now, Input::Advert(&rx), &mut out);
+        assert_eq!(lan.nodes[0].state(), State::Backup);
+        let adv = out
+            .iter()
+            .position(|a| matches!(a, Action::SendAdvert { priority: 100 }));
+        let tr = out
+            .iter()
+            .position(|a| matches!(a, Action::Transition { .. }))
+            .unwrap();
+        assert_eq!(adv.is_some(), send);
+        if let Some(a) = adv {
+            assert!(a < tr, "the advert goes out before the transition");
+        }
+    }
 }
