@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let mut opts = LoadOptions::default();
     opts.preprocess.config_id = "fuzz".into();
     // Keep each run small: expansion bombs must be refused quickly, not run.
-    opts.preprocess.max_lines = 100_000;
+    opts.preprocess.max_lines = 10_000;
     opts.preprocess.max_files = 16;
     opts.preprocess.includes = false;
     opts.host = HostChecks {
