@@ -620,6 +620,13 @@ async fn start_lvs(cfg: &keepalived_config::model::Config, sh: &Shared) -> Runni
     }
 }
 
+/// Drops the load-balancer part of a configuration this side no longer needs
+/// (the checker side owns it; dumps and the VRRP side do not read it).
+fn keep_vrrp_part(cfg: &mut keepalived_config::model::Config) {
+    cfg.virtual_servers = Vec::new();
+    cfg.virtual_server_groups = Vec::new();
+}
+
 /// A digest of a value's JSON: what a part of the daemon reads from a
 /// configuration, kept between reloads without keeping the (with 10,000 real
 /// servers, megabytes of) text.
@@ -714,6 +721,9 @@ async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> Exit
     if with_lvs && !cfg.virtual_servers.is_empty() {
         checkers = Some(start_lvs(&cfg, &sh).await);
     }
+    // The checker side has its own copy; with 10,000 real servers a second
+    // one here (and a third for the VRRP thread) is tens of MiB.
+    keep_vrrp_part(&mut cfg);
     tracing::info!("Starting keepalived-rs {}", env!("CARGO_PKG_VERSION"));
     if with_vrrp && !cfg.vrrp_instances.is_empty() {
         match start_vrrp(&cfg, &sh).await {
@@ -795,6 +805,7 @@ async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> Exit
                         }
                     }
                 }
+                keep_vrrp_part(&mut cfg);
                 tracing::info!("configuration reloaded");
                 sd_notify("READY=1\nSTATUS=configuration reloaded");
             }
