@@ -157,6 +157,18 @@ pub async fn run(
     let mut rec = Reconciler::new(backend)
         .await
         .map_err(|e| format!("{name}: {e}"))?;
+    if !rec.actual.is_empty() {
+        // A restart after a crash: what is there is kept; only the difference
+        // will be applied, and live connections are not touched.
+        tracing::info!(
+            "found {} service(s) of ours in the kernel ({} real servers); reconciling",
+            rec.actual.len(),
+            rec.actual
+                .values()
+                .map(|s| s.destinations.len())
+                .sum::<usize>()
+        );
+    }
     crate::state::update(&status, |s| s.dataplane.backend = name.to_string());
     let (mut cfg, mut mailer) = (cfg, mailer);
     // Checker states carried over a reload, by checker_key.
