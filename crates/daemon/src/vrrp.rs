@@ -148,6 +148,16 @@ struct SyncDaemon {
     ipvs: Option<keepalived_dataplane::ipvs::IpvsBackend>,
 }
 
+/// The sync daemon role an instance state calls for.
+fn sync_role(state: State) -> Option<keepalived_dataplane::ipvs::SyncState> {
+    use keepalived_dataplane::ipvs::SyncState;
+    match state {
+        State::Master => Some(SyncState::Master),
+        State::Backup | State::Fault => Some(SyncState::Backup),
+        State::Init | State::Stop => None,
+    }
+}
+
 impl SyncDaemon {
     /// Runs the daemon of `role` only (`None`: neither).
     fn set(&mut self, role: Option<keepalived_dataplane::ipvs::SyncState>) {
@@ -251,27 +261,12 @@ fn instance_fingerprint(cfg: &Config, i: &VrrpInstance) -> String {
                 .collect()
         })
         .unwrap_or_default();
-    let scripts: Vec<_> = cfg
-        .vrrp_scripts
-        .iter()
-        .filter(|s| i.track_script.iter().any(|t| t.name == s.name))
-        .collect();
-    let files: Vec<_> = cfg
-        .track_files
-        .iter()
-        .filter(|f| i.track_file.iter().any(|t| t.name == f.name))
-        .collect();
-    let processes: Vec<_> = cfg
-        .track_processes
-        .iter()
-        .filter(|p| i.track_process.iter().any(|t| t.name == p.name))
-        .collect();
     let groups: Vec<_> = cfg
         .sync_groups
         .iter()
         .filter(|g| g.group.contains(&i.name))
         .collect();
-    serde_json::json!([i, globals, scripts, files, processes, groups]).to_string()
+    serde_json::json!([i, globals, track_fingerprint(cfg, i), groups]).to_string()
 }
 
 /// With enable_script_security, a script run as root that others could change
@@ -924,13 +919,7 @@ impl Vrrp {
             // daemon follows it (a fresh one got its transition above).
             if let Some(d) = self.syncd.as_mut() {
                 if !fresh.get(d.instance).copied().unwrap_or(true) {
-                    use keepalived_dataplane::ipvs::SyncState;
-                    let role = match self.instances[d.instance].state() {
-                        State::Master => Some(SyncState::Master),
-                        State::Backup | State::Fault => Some(SyncState::Backup),
-                        State::Init | State::Stop => None,
-                    };
-                    d.set(role);
+                    d.set(sync_role(self.instances[d.instance].state()));
                 }
             }
 
@@ -1268,12 +1257,7 @@ impl Vrrp {
             reason: reason.to_string(),
         });
         if let Some(d) = self.syncd.as_mut().filter(|d| d.instance == k) {
-            use keepalived_dataplane::ipvs::SyncState;
-            d.set(match to {
-                State::Master => Some(SyncState::Master),
-                State::Backup | State::Fault => Some(SyncState::Backup),
-                State::Init | State::Stop => None,
-            });
+            d.set(sync_role(to));
         }
         let inst = &self.instances[k];
         let name = &inst.config().name;
