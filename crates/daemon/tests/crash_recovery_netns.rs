@@ -38,11 +38,8 @@
 mod common;
 
 use common::*;
-use nix::libc;
 use std::collections::BTreeMap;
-use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -324,75 +321,8 @@ fn addr_monitor(net: &Net) -> Proc {
 // ---------------------------------------------------------------------------
 // The client.
 
-/// Runs `f` on a thread inside network namespace `ns`; sockets it opens stay
-/// in that namespace and may be used from any thread afterwards.
-fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).unwrap();
-        // SAFETY: a plain syscall on a valid descriptor; it affects this thread only.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        f()
-    })
-    .join()
-    .unwrap()
-}
-
 fn vip_addr() -> SocketAddr {
     format!("{VIP}:80").parse().unwrap()
-}
-
-/// What became of one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Outcome {
-    /// Answered by this web server.
-    Ok(String),
-    /// Reset (or closed) by the peer.
-    Reset(String),
-    /// No answer within the bound.
-    Timeout(String),
-}
-
-fn classify(e: &std::io::Error) -> Outcome {
-    match e.kind() {
-        ErrorKind::WouldBlock | ErrorKind::TimedOut => Outcome::Timeout(e.to_string()),
-        _ => Outcome::Reset(e.to_string()),
-    }
-}
-
-/// Sends one GET on `s` and reads one response: the body names the server.
-fn exchange(s: &mut TcpStream, keep_alive: bool) -> Outcome {
-    let req: &[u8] = if keep_alive {
-        b"GET / HTTP/1.1\r\nHost: lab\r\n\r\n"
-    } else {
-        b"GET / HTTP/1.0\r\nHost: lab\r\n\r\n"
-    };
-    if let Err(e) = s.write_all(req) {
-        return classify(&e);
-    }
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + len {
-                let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + len]);
-                return Outcome::Ok(body.lines().next().unwrap_or("").to_string());
-            }
-        }
-        match s.read(&mut chunk) {
-            Ok(0) => return Outcome::Reset("closed by the peer".into()),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return classify(&e),
-        }
-    }
 }
 
 /// `n` requests on new connections; counts of each answer ("web1", …, or
