@@ -702,7 +702,7 @@ fn script(lab: &mut Lab) -> Result<(), String> {
         return Err(format!("traffic through lb2 failed: {c:?}"));
     }
 
-    lab.say("lb1 comes back: links up, keepalived-rs removes what the crash left (VIPs, tables), then preempts (priority 100 > 90)");
+    lab.say("lb1 comes back: links up, keepalived-rs removes the VIPs the crash left, adopts its load-balancer table, then preempts (priority 100 > 90)");
     for dev in ["eth0", "eth1"] {
         sh(&["ip", "-n", &lab.ns("lb1"), "link", "set", dev, "up"])?;
     }
