@@ -382,16 +382,15 @@ fn announce(
     let rsn = rs_name(vs, rs);
     let vsn = vs_name(vs);
     let word = if ev.server_up { "UP" } else { "DOWN" };
-    if ev.server_up {
+    let script = if ev.server_up {
         tracing::info!("Adding service {rsn} to VS {vsn}");
-        if let Some(s) = Script::from_line(&rs.notify_up, run_as) {
-            notify::spawn(&s, &[]);
-        }
+        &rs.notify_up
     } else {
         tracing::info!("Removing service {rsn} from VS {vsn}");
-        if let Some(s) = Script::from_line(&rs.notify_down, run_as) {
-            notify::spawn(&s, &[]);
-        }
+        &rs.notify_down
+    };
+    if let Some(s) = Script::from_line(script, run_as) {
+        notify::spawn(&s, &[]);
     }
     if let Some(f) = fifo {
         f.write_line(&format!("RS {rsn} {vsn} {word}\n"));
@@ -598,16 +597,15 @@ fn announce_quorum(
     let is = quorum.up.get(&vi).copied().unwrap_or(true);
     if was != is {
         let vsn = vs_name(vs);
-        if is {
+        let script = if is {
             tracing::info!("Gained quorum for VS {vsn}");
-            if let Some(s) = Script::from_line(&vs.quorum_up, run_as) {
-                notify::spawn(&s, &[]);
-            }
+            &vs.quorum_up
         } else {
             tracing::info!("Lost quorum for VS {vsn}");
-            if let Some(s) = Script::from_line(&vs.quorum_down, run_as) {
-                notify::spawn(&s, &[]);
-            }
+            &vs.quorum_down
+        };
+        if let Some(s) = Script::from_line(script, run_as) {
+            notify::spawn(&s, &[]);
         }
         if let Some(f) = fifo {
             f.write_line(&format!("VS {vsn} {}\n", if is { "UP" } else { "DOWN" }));
