@@ -257,17 +257,118 @@ impl miette::Diagnostic for Snippet {
     }
 }
 
+/// Words longer than this get no hint: no keyword comes close to their length.
+const MAX_HINT_WORD: usize = 64;
+
 /// The closest of `candidates` to `word`, for "did you mean" hints.
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    if word.len() > MAX_HINT_WORD {
+        return None;
+    }
+    let hist = word.is_ascii().then(|| byte_histogram(word));
     let mut best: Option<(&str, f64)> = None;
     for c in candidates {
+        if let Some(h) = &hist {
+            if c.is_ascii() && !may_be_close(h, word.len(), c) {
+                continue;
+            }
+        }
         let score = strsim::jaro_winkler(word, c);
         if score > 0.8 && best.is_none_or(|(_, s)| score > s) {
             best = Some((c, score));
         }
     }
     best.map(|(c, _)| c)
+}
+
+fn byte_histogram(s: &str) -> [u8; 128] {
+    let mut h = [0u8; 128];
+    for b in s.bytes() {
+        h[usize::from(b & 0x7f)] = h[usize::from(b & 0x7f)].saturating_add(1);
+    }
+    h
+}
+
+/// Whether Jaro-Winkler of two ASCII words can pass 0.8, by counting the
+/// characters they share: a bound, so that most candidates cost a histogram
+/// instead of the quadratic Jaro match. Jaro-Winkler adds at most
+/// 0.4 * (1 - jaro), so it passes 0.8 only if jaro > 2/3; jaro is at most
+/// (m/la + m/lb + 1) / 3 with m matches, and m is at most the shared count.
+fn may_be_close(word_hist: &[u8; 128], la: usize, candidate: &str) -> bool {
+    let mut h = *word_hist;
+    let mut shared = 0usize;
+    for b in candidate.bytes() {
+        let slot = &mut h[usize::from(b & 0x7f)];
+        if *slot > 0 {
+            *slot -= 1;
+            shared += 1;
+        }
+    }
+    let lb = candidate.len();
+    if la == 0 || lb == 0 {
+        return true;
+    }
+    // shared/la + shared/lb > 1, in integers.
+    shared * (la + lb) > la * lb
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The prefilter only skips candidates that could not have passed anyway.
+    #[test]
+    fn hint_prefilter_is_a_bound() {
+        let words = [
+            "virtual_server",
+            "real_server",
+            "delay_loop",
+            "lb_algo",
+            "lb_kind",
+            "persistence_timeout",
+            "vrrp_instance",
+            "virtual_ipaddress",
+            "priority",
+            "advert_int",
+            "authentication",
+            "auth_pass",
+            "notify_master",
+            "track_script",
+        ];
+        // Deterministic pseudo-random mutations of the keywords.
+        let mut x: u32 = 12345;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for _ in 0..20_000 {
+            let base = words[(next() as usize) % words.len()];
+            let mut w: Vec<u8> = base.bytes().collect();
+            for _ in 0..(next() % 6) {
+                let at = (next() as usize) % (w.len() + 1);
+                match next() % 3 {
+                    0 if at < w.len() => {
+                        w.remove(at);
+                    }
+                    1 => w.insert(at, b'a' + (next() % 26) as u8),
+                    _ if at < w.len() => w[at] = b'a' + (next() % 26) as u8,
+                    _ => {}
+                }
+            }
+            let w = String::from_utf8(w).unwrap();
+            let h = byte_histogram(&w);
+            for c in words {
+                if strsim::jaro_winkler(&w, c) > 0.8 {
+                    assert!(may_be_close(&h, w.len(), c), "{w:?} vs {c:?}");
+                }
+            }
+        }
+        assert_eq!(did_you_mean("virtual_servr", words), Some("virtual_server"));
+        assert_eq!(did_you_mean(&"x".repeat(100), words), None);
+    }
 }
