@@ -1,4 +1,5 @@
-//! TCP_CHECK: the server is up when a TCP connection opens within `connect_timeout`.
+//! TCP_CHECK: the server is up when a TCP connection opens within `connect_timeout`
+//! (then it is reset: see [`net::probe_tcp`]).
 
 use crate::{net, BoxFuture, Check, Outcome, Target};
 use std::time::Instant;
@@ -16,7 +17,7 @@ impl Check for TcpCheck {
     fn run<'a>(&'a self, t: &'a Target) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let start = Instant::now();
-            let r = match timeout(t.connect_timeout, net::connect_tcp(t, t.addr)).await {
+            let r = match timeout(t.connect_timeout, net::probe_tcp(t, t.addr)).await {
                 Ok(Ok(_)) => Ok(format!("connected to {}", t.addr)),
                 Ok(Err(e)) => Err(format!("connect to {}: {e}", t.addr)),
                 Err(_) => Err(format!("connect to {}: timed out", t.addr)),
