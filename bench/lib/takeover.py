@@ -10,6 +10,12 @@ new master's reaction (its first advert -> its first GARP for the VIP), and the
 two together (last old advert -> first GARP).
 
 Usage: takeover.py OBS_TXT...   prints one line per file: n and medians (ms).
+       takeover.py --phase RESULTS_TSV CONFIG OBS_TXT
+           prints n and the mean kill phase (kill -> the old master's last advert
+           before it, ms): per trial, last-advert->GARP minus the harness's
+           kill9_garp. The harness draws it uniformly, so its mean should be
+           about advert_int / 2 whatever the daemon; a run whose mean is off
+           shifts the kill -9 median by as much, for reasons of chance alone.
 """
 import statistics
 import sys
@@ -42,6 +48,18 @@ def takeovers(path):
             pending = None
     return out
 
+
+if sys.argv[1:2] == ["--phase"]:
+    results, config, obs = sys.argv[2:5]
+    garp = [float(f[3]) for f in (l.split("\t") for l in open(results))
+            if len(f) == 4 and f[0] == config and f[2] == "kill9_garp"]
+    crash = takeovers(obs)
+    if len(garp) != len(crash) or not garp:
+        print(f"{len(garp)}\t-")
+    else:
+        phase = [x[2] * 1000 - g for x, g in zip(crash, garp)]
+        print(f"{len(phase)}\t{statistics.mean(phase):.1f}")
+    sys.exit(0)
 
 for path in sys.argv[1:]:
     xs = takeovers(path)
