@@ -128,6 +128,28 @@ async fn tcp_up_and_down() {
     assert!(!o.ok, "{o:?}");
 }
 
+/// The check ends its connection with a reset, not a FIN: the server reads
+/// ECONNRESET (so the checker's side keeps no TIME_WAIT socket).
+#[tokio::test]
+async fn tcp_check_resets_its_connection() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let addr = serve(move |mut s| {
+        let tx = tx.clone();
+        async move {
+            let mut b = [0u8; 16];
+            let _ = tx.send(s.read(&mut b).await.map_err(|e| e.kind()));
+        }
+    })
+    .await;
+    let o = run(&TcpCheck, &target(addr)).await;
+    assert!(o.ok, "{o:?}");
+    let read = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("the server's read ends")
+        .unwrap();
+    assert_eq!(read, Err(std::io::ErrorKind::ConnectionReset));
+}
+
 #[tokio::test]
 async fn tcp_connect_ip_port_override_and_bindto() {
     let addr = serve(|_s| async {}).await;
