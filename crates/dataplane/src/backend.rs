@@ -52,28 +52,14 @@ impl<B: Backend> Reconciler<B> {
     pub async fn apply(&mut self, desired: &Pool) -> Result<Vec<Op>, Error> {
         let mut want = Pool::new();
         for (k, s) in desired {
-            match self.backend.supports(s) {
-                Ok(()) => {
-                    want.insert(*k, s.clone());
-                }
-                Err(e) => tracing::error!("{}: service {k} skipped: {e}", self.backend.name()),
-            }
+            self.keep_supported(&mut want, k, s);
         }
         let ops = diff(&self.actual, &want);
         if ops.is_empty() {
             return Ok(ops);
         }
-        if let Err(e) = self.backend.apply(&ops).await {
-            // the kernel may differ from our picture (changed behind our back):
-            // start the next attempt from what is really there
-            if let Ok(p) = self.backend.read().await {
-                self.actual = p;
-            }
-            return Err(e);
-        }
+        self.apply_ops(&ops).await?;
         self.actual = want;
-        self.ops_applied += ops.len() as u64;
-        self.changes += 1;
         Ok(ops)
     }
 
@@ -92,33 +78,46 @@ impl<B: Backend> Reconciler<B> {
                 have.insert(*k, s.clone());
             }
             if let Some(s) = desired.get(k) {
-                match self.backend.supports(s) {
-                    Ok(()) => {
-                        want.insert(*k, s.clone());
-                    }
-                    Err(e) => tracing::error!("{}: service {k} skipped: {e}", self.backend.name()),
-                }
+                self.keep_supported(&mut want, k, s);
             }
         }
         let ops = diff(&have, &want);
         if ops.is_empty() {
             return Ok(ops);
         }
-        if let Err(e) = self.backend.apply(&ops).await {
-            if let Ok(p) = self.backend.read().await {
-                self.actual = p;
-            }
-            return Err(e);
-        }
+        self.apply_ops(&ops).await?;
         for k in keys {
             match want.remove(k) {
                 Some(s) => self.actual.insert(*k, s),
                 None => self.actual.remove(k),
             };
         }
+        Ok(ops)
+    }
+
+    /// Puts `s` into `want` when the backend can program it (else logs why not).
+    fn keep_supported(&self, want: &mut Pool, k: &ServiceKey, s: &Service) {
+        match self.backend.supports(s) {
+            Ok(()) => {
+                want.insert(*k, s.clone());
+            }
+            Err(e) => tracing::error!("{}: service {k} skipped: {e}", self.backend.name()),
+        }
+    }
+
+    /// Applies `ops` and counts them. On failure the kernel may differ from our
+    /// picture (changed behind our back): the next attempt starts from what is
+    /// really there.
+    async fn apply_ops(&mut self, ops: &[Op]) -> Result<(), Error> {
+        if let Err(e) = self.backend.apply(ops).await {
+            if let Ok(p) = self.backend.read().await {
+                self.actual = p;
+            }
+            return Err(e);
+        }
         self.ops_applied += ops.len() as u64;
         self.changes += 1;
-        Ok(ops)
+        Ok(())
     }
 
     /// Removes everything (keepalived's shutdown without `omega`-kept state).

@@ -282,33 +282,7 @@ impl NlSocket {
 
     /// Sends `buf` and waits for an ACK or error for each sequence number in `acks`.
     pub fn transact(&self, buf: &[u8], acks: &[u32]) -> io::Result<()> {
-        self.send(buf)?;
-        let mut pending: std::collections::BTreeSet<u32> = acks.iter().copied().collect();
-        let mut first_err: Option<io::Error> = None;
-        while !pending.is_empty() {
-            let data = match self.recv() {
-                Ok(d) => d,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Err(first_err.unwrap_or_else(|| {
-                        io::Error::new(io::ErrorKind::TimedOut, "no netlink acknowledgement")
-                    }))
-                }
-                Err(e) => return Err(e),
-            };
-            for m in messages(&data) {
-                if m.ty == NLMSG_ERROR {
-                    let code = error_code(m.payload);
-                    pending.remove(&m.seq);
-                    if code != 0 && first_err.is_none() {
-                        first_err = Some(io::Error::from_raw_os_error(-code));
-                    }
-                }
-            }
-        }
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        self.transact_each(buf, acks, &[]).map(|_| ())
     }
 
     /// Sends independent requests (not a transaction) and waits for each
