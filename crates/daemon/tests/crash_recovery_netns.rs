@@ -57,38 +57,11 @@ const REQ_TIMEOUT: Duration = Duration::from_secs(2);
 // The lab.
 
 fn lab() -> Option<Net> {
-    if !can_run(&["ip", "nft", "stdbuf"]) {
-        return None;
-    }
-    let net = Net::build(
-        2,
-        &[
-            ("client", &[(0, "10.10.0.10/24")]),
-            ("dir", &[(0, "10.10.0.1/24"), (1, "10.20.0.1/24")]),
-            ("web1", &[(1, "10.20.0.11/24")]),
-            ("web2", &[(1, "10.20.0.12/24")]),
-            ("web3", &[(1, "10.20.0.13/24")]),
-        ],
-    );
-    net.must(DIRECTOR, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    net.must(
-        CLIENT,
-        &["ip", "route", "add", "default", "via", "10.10.0.1"],
-    );
-    for w in WEB {
-        net.must(w, &["ip", "route", "add", "default", "via", "10.20.0.1"]);
-    }
-    Some(net)
+    one_director_lab("10.10.0.10/24", &["ip", "nft", "stdbuf"])
 }
 
 fn web(net: &Net, i: usize) -> Proc {
-    let mut p = net.spawn(
-        WEB[i],
-        env!("CARGO_BIN_EXE_keepalived-rs"),
-        &["lab-web", &format!("web{}", i + 1), "0.0.0.0:80"],
-    );
-    p.expect(|l| l.contains("listening"), "web server to listen");
-    p
+    lab_web(net, WEB[i], i + 1)
 }
 
 /// The director's file: the real servers `servers` (1..=3), and a VRRP

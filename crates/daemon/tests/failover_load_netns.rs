@@ -87,13 +87,7 @@ fn lab(tools: &[&str]) -> Option<Net> {
 }
 
 fn web(net: &Net, i: usize) -> Proc {
-    let mut p = net.spawn(
-        WEB[i],
-        env!("CARGO_BIN_EXE_keepalived-rs"),
-        &["lab-web", &format!("web{}", i + 1), "0.0.0.0:80"],
-    );
-    p.expect(|l| l.contains("listening"), "web server to listen");
-    p
+    lab_web(net, WEB[i], i + 1)
 }
 
 /// Director `n` (1: MASTER 100, 2: BACKUP 90); `notify` goes into the sync

@@ -12,38 +12,11 @@ const WEB: [usize; 3] = [2, 3, 4];
 const VIP: &str = "10.10.0.100";
 
 fn lab() -> Option<Net> {
-    if !can_run(&["ip", "nft", "curl"]) {
-        return None;
-    }
-    let net = Net::build(
-        2,
-        &[
-            ("client", &[(0, "10.10.0.2/24")]),
-            ("dir", &[(0, "10.10.0.1/24"), (1, "10.20.0.1/24")]),
-            ("web1", &[(1, "10.20.0.11/24")]),
-            ("web2", &[(1, "10.20.0.12/24")]),
-            ("web3", &[(1, "10.20.0.13/24")]),
-        ],
-    );
-    net.must(DIRECTOR, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    net.must(
-        CLIENT,
-        &["ip", "route", "add", "default", "via", "10.10.0.1"],
-    );
-    for w in WEB {
-        net.must(w, &["ip", "route", "add", "default", "via", "10.20.0.1"]);
-    }
-    Some(net)
+    one_director_lab("10.10.0.2/24", &["ip", "nft", "curl"])
 }
 
 fn web(net: &Net, i: usize) -> Proc {
-    let mut p = net.spawn(
-        WEB[i],
-        env!("CARGO_BIN_EXE_keepalived-rs"),
-        &["lab-web", &format!("web{}", i + 1), "0.0.0.0:80"],
-    );
-    p.expect(|l| l.contains("listening"), "web server to listen");
-    p
+    lab_web(net, WEB[i], i + 1)
 }
 
 fn config(algo: &str, extra_vs: &str, weights: [u32; 3]) -> String {

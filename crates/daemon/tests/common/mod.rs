@@ -568,3 +568,40 @@ pub fn read_answer(s: &mut std::net::TcpStream) -> Outcome {
         }
     }
 }
+
+/// The load-balancing lab: a client on the front segment (`client_addr`), one
+/// director routing between it (10.10.0.1) and the back segment (10.20.0.1),
+/// three web hosts 10.20.0.11-13 routed back through the director. Nodes: 0
+/// client, 1 director, 2-4 the web hosts. None when a tool in `tools` is missing.
+pub fn one_director_lab(client_addr: &str, tools: &[&str]) -> Option<Net> {
+    if !can_run(tools) {
+        return None;
+    }
+    let net = Net::build(
+        2,
+        &[
+            ("client", &[(0, client_addr)]),
+            ("dir", &[(0, "10.10.0.1/24"), (1, "10.20.0.1/24")]),
+            ("web1", &[(1, "10.20.0.11/24")]),
+            ("web2", &[(1, "10.20.0.12/24")]),
+            ("web3", &[(1, "10.20.0.13/24")]),
+        ],
+    );
+    net.must(1, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    net.must(0, &["ip", "route", "add", "default", "via", "10.10.0.1"]);
+    for w in 2..=4 {
+        net.must(w, &["ip", "route", "add", "default", "via", "10.20.0.1"]);
+    }
+    Some(net)
+}
+
+/// `keepalived-rs lab-web web<n>` on port 80 of `node`, once it listens.
+pub fn lab_web(net: &Net, node: usize, n: usize) -> Proc {
+    let mut p = net.spawn(
+        node,
+        env!("CARGO_BIN_EXE_keepalived-rs"),
+        &["lab-web", &format!("web{n}"), "0.0.0.0:80"],
+    );
+    p.expect(|l| l.contains("listening"), "web server to listen");
+    p
+}
