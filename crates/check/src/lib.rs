@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 pub mod dns;
 pub mod engine;
 pub mod file;
+pub mod half_open;
 pub mod http;
 pub mod misc;
 pub mod net;
@@ -135,6 +136,12 @@ pub trait Check: Send + Sync {
     fn max_duration(&self, target: &Target) -> Duration {
         target.connect_timeout
     }
+    /// True when every run is bounded by construction (a timeout inside it):
+    /// the engine then arms no guard timer of its own, one timer fewer per run,
+    /// which counts at 10,000 checks a second.
+    fn ends_by_itself(&self) -> bool {
+        false
+    }
 }
 
 /// Settings from outside the virtual_server block that some checkers need.
@@ -148,6 +155,9 @@ pub struct BuildContext {
     pub track_files: Vec<TrackFile>,
     /// The top-level `SSL { … }` block, for SSL_GET.
     pub ssl: Option<Ssl>,
+    /// The half-open prober TCP_CHECKs share (`None`: they connect, as with
+    /// global `tcp_check_full_connect`).
+    pub half_open: Option<Arc<half_open::HalfOpen>>,
 }
 
 impl BuildContext {
@@ -165,6 +175,8 @@ impl BuildContext {
             smtp_helo_name: cfg.global_defs.smtp_helo_name.clone(),
             track_files: cfg.track_files.clone(),
             ssl: cfg.ssl.clone(),
+            half_open: (!cfg.global_defs.tcp_check_full_connect)
+                .then(|| Arc::new(half_open::HalfOpen::new())),
         })
     }
 }
@@ -180,7 +192,10 @@ pub fn build(
     ctx: &BuildContext,
 ) -> Result<Box<dyn Check>, String> {
     Ok(match checker.kind.as_str() {
-        "TCP_CHECK" => Box::new(tcp::TcpCheck),
+        "TCP_CHECK" => Box::new(tcp::TcpCheck {
+            half_open: ctx.half_open.clone(),
+            ..Default::default()
+        }),
         "HTTP_GET" | "SSL_GET" => Box::new(http::HttpCheck::from_model(checker, rs, vs, ctx)?),
         "MISC_CHECK" => Box::new(misc::MiscCheck::from_model(checker, rs, vs, ctx)?),
         "DNS_CHECK" => Box::new(dns::DnsCheck::from_model(checker)?),

@@ -84,6 +84,18 @@ pub async fn connect_udp(t: &Target, dest: SocketAddr) -> io::Result<UdpSocket> 
     Ok(u)
 }
 
+/// The RFC 1071 checksum.
+pub(crate) fn checksum(b: &[u8]) -> u16 {
+    let mut sum: u32 = b
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
 /// Parses keepalived's free-format hex (`Ab12f 3 456` is `AB 12 0F 03 45 06`): each word
 /// is read two digits at a time, a lone last digit being the low nibble of a byte.
 /// `X`/`x` digits are wildcards when `wild` is set. Returns (bytes, masks).

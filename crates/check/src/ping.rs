@@ -16,18 +16,6 @@ pub struct PingCheck;
 /// Bytes of payload after the 8-byte echo header.
 const PAYLOAD: usize = 24;
 
-/// The RFC 1071 checksum.
-fn checksum(b: &[u8]) -> u16 {
-    let mut sum: u32 = b
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 /// An ICMP(v6) socket for `t`, and whether it is raw.
 pub fn open(t: &Target) -> io::Result<(UdpSocket, bool)> {
     let proto = if t.addr.is_ipv4() {
@@ -57,7 +45,7 @@ impl PingCheck {
         pkt.extend(std::iter::repeat_with(|| fastrand::u8(..)).take(PAYLOAD));
         if v4 {
             // The kernel computes the ICMPv6 checksum itself.
-            let c = checksum(&pkt);
+            let c = net::checksum(&pkt);
             pkt[2..4].copy_from_slice(&c.to_be_bytes());
         }
         let dest = SocketAddr::new(t.addr.ip(), 0);

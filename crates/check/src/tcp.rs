@@ -1,13 +1,41 @@
-//! TCP_CHECK: the server is up when a TCP connection opens within `connect_timeout`
-//! (then it is reset: see [`net::probe_tcp`]).
+//! TCP_CHECK: the server is up when its port answers a SYN with a SYN-ACK within
+//! `connect_timeout`: half-open from a raw socket ([`HalfOpen`]) when the daemon
+//! has one, else by a connect that is then reset (see [`net::probe_tcp`]).
 
+use crate::half_open::HalfOpen;
 use crate::{net, BoxFuture, Check, Outcome, Target};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::time::timeout;
 
 /// TCP_CHECK (no options of its own).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TcpCheck;
+#[derive(Debug, Default)]
+pub struct TcpCheck {
+    /// The configuration's half-open prober; `None`: connect(2) for every check.
+    pub half_open: Option<Arc<HalfOpen>>,
+    /// Probes sent, which picks each one's source port.
+    pub round: AtomicUsize,
+}
+
+impl TcpCheck {
+    async fn probe(&self, t: &Target) -> Result<String, String> {
+        if let Some(h) = &self.half_open {
+            // Bounded by connect_timeout itself.
+            let round = self.round.fetch_add(1, Ordering::Relaxed);
+            if let Some(r) = h.probe(t, t.addr, round).await {
+                return r
+                    .map(|()| format!("SYN-ACK from {}", t.addr))
+                    .map_err(|e| format!("SYN to {}: {e}", t.addr));
+            }
+        }
+        match timeout(t.connect_timeout, net::probe_tcp(t, t.addr)).await {
+            Ok(Ok(())) => Ok(format!("connected to {}", t.addr)),
+            Ok(Err(e)) => Err(format!("connect to {}: {e}", t.addr)),
+            Err(_) => Err(format!("connect to {}: timed out", t.addr)),
+        }
+    }
+}
 
 impl Check for TcpCheck {
     fn kind(&self) -> &'static str {
@@ -17,12 +45,11 @@ impl Check for TcpCheck {
     fn run<'a>(&'a self, t: &'a Target) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let start = Instant::now();
-            let r = match timeout(t.connect_timeout, net::probe_tcp(t, t.addr)).await {
-                Ok(Ok(_)) => Ok(format!("connected to {}", t.addr)),
-                Ok(Err(e)) => Err(format!("connect to {}: {e}", t.addr)),
-                Err(_) => Err(format!("connect to {}: timed out", t.addr)),
-            };
-            Outcome::from_result(r, start)
+            Outcome::from_result(self.probe(t).await, start)
         })
+    }
+
+    fn ends_by_itself(&self) -> bool {
+        true
     }
 }

@@ -122,9 +122,9 @@ async fn run(c: &dyn Check, t: &Target) -> Outcome {
 #[tokio::test]
 async fn tcp_up_and_down() {
     let addr = serve(|_s| async {}).await;
-    let o = run(&TcpCheck, &target(addr)).await;
+    let o = run(&TcpCheck::default(), &target(addr)).await;
     assert!(o.ok, "{o:?}");
-    let o = run(&TcpCheck, &target(closed_port().await)).await;
+    let o = run(&TcpCheck::default(), &target(closed_port().await)).await;
     assert!(!o.ok, "{o:?}");
 }
 
@@ -141,7 +141,7 @@ async fn tcp_check_resets_its_connection() {
         }
     })
     .await;
-    let o = run(&TcpCheck, &target(addr)).await;
+    let o = run(&TcpCheck::default(), &target(addr)).await;
     assert!(o.ok, "{o:?}");
     let read = tokio::time::timeout(Duration::from_secs(10), rx.recv())
         .await
@@ -156,7 +156,7 @@ async fn tcp_connect_ip_port_override_and_bindto() {
     let mut t = target("127.0.0.1:1".parse().unwrap());
     t.addr = addr;
     t.bindto = Some("127.0.0.1".parse().unwrap());
-    let o = run(&TcpCheck, &t).await;
+    let o = run(&TcpCheck::default(), &t).await;
     assert!(o.ok, "{o:?}");
 }
 
@@ -166,7 +166,7 @@ async fn tcp_ipv6_loopback() {
         eprintln!("skipping tcp_ipv6_loopback: no IPv6 loopback");
         return;
     };
-    let o = run(&TcpCheck, &target(l.local_addr().unwrap())).await;
+    let o = run(&TcpCheck::default(), &target(l.local_addr().unwrap())).await;
     assert!(o.ok, "{o:?}");
 }
 

@@ -2,6 +2,7 @@
 //! health checkers, turns their verdicts into the desired pool and reconciles the
 //! data plane to it, and notifies (scripts, lvs_notify_fifo) as keepalived does.
 
+use crate::metrics::Metrics;
 use crate::notify::{self, Fifo, RunAs, Script};
 use crate::state::Shared;
 use keepalived_check::engine::Observer;
@@ -23,6 +24,17 @@ use tokio::sync::watch;
 pub const LB_TABLE: &str = "keepalived_rs_lb";
 
 /// `[ip]:proto:port`, as keepalived writes services in logs and FIFO lines.
+/// Each virtual server's name with its real servers' names, by index.
+fn check_names(cfg: &Config) -> Vec<(String, Vec<String>)> {
+    cfg.virtual_servers
+        .iter()
+        .map(|vs| {
+            let rss = vs.real_servers.iter().map(|rs| rs_name(vs, rs)).collect();
+            (vs_name(vs), rss)
+        })
+        .collect()
+}
+
 pub fn vs_name(vs: &VirtualServer) -> String {
     let proto = vs.protocol.as_deref().unwrap_or("UDP").to_ascii_lowercase();
     match &vs.service {
@@ -144,7 +156,7 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
     mut reload: tokio::sync::mpsc::Receiver<Reload>,
     status: Shared,
-    observer: Option<Observer>,
+    metrics: Option<Arc<Metrics>>,
     mailer: Option<crate::smtp::Mailer>,
 ) -> Result<(), String> {
     let (mut backend, why) = choose_backend(&cfg)?;
@@ -206,9 +218,13 @@ pub async fn run(
             None => None,
         };
 
-        // Every run's outcome goes to the status (and the metrics, if any).
+        // Every run's outcome goes to the status (and the metrics, if any). The
+        // series of the previous configuration go: its engine has stopped.
+        let series = metrics.as_ref().map(|m| {
+            m.clear();
+            m.checkers(check_names(&cfg))
+        });
         let st = status.clone();
-        let obs = observer.clone();
         let each: Observer = Arc::new(move |vs, rs, kind, o: &keepalived_check::Outcome| {
             crate::state::update(&st, |s| {
                 if let Some(r) = s
@@ -216,7 +232,16 @@ pub async fn run(
                     .get_mut(vs)
                     .and_then(|v| v.real_servers.get_mut(rs))
                 {
-                    r.last_check = Some(format!("{kind}: {}", o.detail));
+                    // Mostly the same words as last time: no new string then.
+                    let same = r
+                        .last_check
+                        .as_deref()
+                        .and_then(|l| l.strip_prefix(kind))
+                        .and_then(|l| l.strip_prefix(": "))
+                        == Some(o.detail.as_str());
+                    if !same {
+                        r.last_check = Some(format!("{kind}: {}", o.detail));
+                    }
                     r.last_latency_ms = Some(o.latency.as_secs_f64() * 1000.0);
                     if o.ok {
                         r.checks_ok += 1;
@@ -225,8 +250,8 @@ pub async fn run(
                     }
                 }
             });
-            if let Some(f) = &obs {
-                f(vs, rs, kind, o);
+            if let Some(m) = &series {
+                m.observe(vs, rs, kind, o.ok, o.latency.as_secs_f64());
             }
         });
         let engine = Engine::new(specs).with_observer(each);

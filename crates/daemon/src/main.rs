@@ -576,28 +576,6 @@ struct Shared {
 
 async fn start_lvs(cfg: &keepalived_config::model::Config, sh: &Shared) -> Running {
     let (stop, rx) = tokio::sync::watch::channel(false);
-    let m = sh.metrics.clone();
-    let names: Vec<(String, Vec<String>)> = cfg
-        .virtual_servers
-        .iter()
-        .map(|vs| {
-            (
-                lvs::vs_name(vs),
-                vs.real_servers
-                    .iter()
-                    .map(|rs| lvs::rs_name(vs, rs))
-                    .collect(),
-            )
-        })
-        .collect();
-    let observer: keepalived_check::engine::Observer =
-        std::sync::Arc::new(move |vs, rs, kind, o: &keepalived_check::Outcome| {
-            if let Some((v, rss)) = names.get(vs) {
-                if let Some(r) = rss.get(rs) {
-                    m.observe_check(v, r, kind, o.ok, o.latency.as_secs_f64());
-                }
-            }
-        });
     let (reload, reload_rx) = tokio::sync::mpsc::channel(1);
     let (done, task) = tokio::sync::oneshot::channel();
     let run = lvs::run(
@@ -605,7 +583,7 @@ async fn start_lvs(cfg: &keepalived_config::model::Config, sh: &Shared) -> Runni
         rx,
         reload_rx,
         sh.status.clone(),
-        Some(observer),
+        Some(sh.metrics.clone()),
         sh.mailer.clone(),
     );
     tokio::spawn(async move {
@@ -766,7 +744,6 @@ async fn run(cli: &Cli, path: &Path, opts: &LoadOptions, loaded: Loaded) -> Exit
                     Some(r) if with_lvs && !cfg.virtual_servers.is_empty() => {
                         // In place: unchanged checkers keep their state, the
                         // data plane gets only the difference.
-                        sh.metrics.clear();
                         r.config = print;
                         let msg = lvs::Reload { cfg: cfg.clone(), mailer: sh.mailer.clone() };
                         if let Some(tx) = &r.reload {

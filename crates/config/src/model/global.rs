@@ -127,6 +127,9 @@ keyword_struct! {
         enable_script_security: bool = "enable_script_security" => flag,
         /// keepalived-rs: `auto|ipvs|nftables` (default auto).
         lvs_backend: Option<String> = "lvs_backend" => arg,
+        /// keepalived-rs: TCP_CHECK completes each handshake with connect(2), as
+        /// keepalived does, instead of a half-open probe from a raw socket.
+        tcp_check_full_connect: bool = "tcp_check_full_connect" => flag,
         /// keepalived-rs: where the metrics/status endpoint listens (`ADDR:PORT …`).
         metrics_listen: Vec<String> = "metrics_listen" => words,
         /// Default 224.0.0.18.

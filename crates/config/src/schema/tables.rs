@@ -89,6 +89,7 @@ pub static GLOBAL_DEFS: BlockSchema = BlockSchema {
         kw("lvs_flush", Flag),
         kw("lvs_flush_onstop", OptWord),
         kw("lvs_backend", Enum(&["auto", "ipvs", "nftables"])),
+        kw("tcp_check_full_connect", Flag),
         kw("dynamic_interfaces", OptWord).not_yet(),
         kw("max_auto_priority", OptWord).not_yet(),
         kw("min_auto_priority_delay", Int(0, 1 << 30)).not_yet(),
