@@ -192,10 +192,7 @@ pub fn build(
     ctx: &BuildContext,
 ) -> Result<Box<dyn Check>, String> {
     Ok(match checker.kind.as_str() {
-        "TCP_CHECK" => Box::new(tcp::TcpCheck {
-            half_open: ctx.half_open.clone(),
-            ..Default::default()
-        }),
+        "TCP_CHECK" => Box::new(tcp::TcpCheck::new(ctx.half_open.clone())),
         "HTTP_GET" | "SSL_GET" => Box::new(http::HttpCheck::from_model(checker, rs, vs, ctx)?),
         "MISC_CHECK" => Box::new(misc::MiscCheck::from_model(checker, rs, vs, ctx)?),
         "DNS_CHECK" => Box::new(dns::DnsCheck::from_model(checker)?),

@@ -4,8 +4,9 @@
 
 use crate::half_open::HalfOpen;
 use crate::{net, BoxFuture, Check, Outcome, Target};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 use tokio::time::timeout;
 
@@ -15,17 +16,35 @@ pub struct TcpCheck {
     /// The configuration's half-open prober; `None`: connect(2) for every check.
     pub half_open: Option<Arc<HalfOpen>>,
     /// Probes sent, which picks each one's source port.
-    pub round: AtomicUsize,
+    round: AtomicUsize,
+    /// The words of an up, made once (a checker probes one address).
+    up_detail: OnceLock<(SocketAddr, String)>,
 }
 
 impl TcpCheck {
+    /// A TCP_CHECK probing half-open with `half_open` (`None`: connect).
+    pub fn new(half_open: Option<Arc<HalfOpen>>) -> TcpCheck {
+        TcpCheck {
+            half_open,
+            ..Default::default()
+        }
+    }
+
     async fn probe(&self, t: &Target) -> Result<String, String> {
         if let Some(h) = &self.half_open {
             // Bounded by connect_timeout itself.
             let round = self.round.fetch_add(1, Ordering::Relaxed);
             if let Some(r) = h.probe(t, t.addr, round).await {
                 return r
-                    .map(|()| format!("SYN-ACK from {}", t.addr))
+                    .map(|()| {
+                        match self
+                            .up_detail
+                            .get_or_init(|| (t.addr, format!("SYN-ACK from {}", t.addr)))
+                        {
+                            (a, d) if *a == t.addr => d.clone(),
+                            _ => format!("SYN-ACK from {}", t.addr),
+                        }
+                    })
                     .map_err(|e| format!("SYN to {}: {e}", t.addr));
             }
         }

@@ -14,10 +14,7 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 fn check() -> TcpCheck {
-    TcpCheck {
-        half_open: Some(Arc::new(HalfOpen::new())),
-        ..Default::default()
-    }
+    TcpCheck::new(Some(Arc::new(HalfOpen::new())))
 }
 
 /// Whether the check's prober opened its raw sockets (after a first probe);
