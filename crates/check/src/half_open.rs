@@ -15,7 +15,7 @@
 //! acknowledgement of its own initial sequence number. Like connect(2), a probe
 //! sends its SYN again after 1, 2, 4 … s, fails at once on a reset (refused)
 //! and on an ICMP error (read from the socket's error queue, IP_RECVERR).
-//! The sockets are read on a 1 ms tick while probes are pending ([`receive`]).
+//! The sockets are read on a 1 ms tick while probes are pending (see `receive`).
 //!
 //! Targets with `bind_port`, `bind_if` or `fwmark` are left to connect(2)
 //! ([`HalfOpen::suits`]), as is everything when no raw socket can be opened
