@@ -11,6 +11,8 @@
 //!   and `goto`s the service's chain `sN`.
 //! * `post_pre` / `post_out` (filter, just after NAT) jump to `affinity`, which
 //!   for a new DNATed connection of a persistent service `goto`s `sN_upd`.
+//!   They see every packet, so they exist only once a persistent service has
+//!   been created (they stay, empty of work, if it goes).
 //!
 //! Per service N:
 //!
@@ -356,7 +358,10 @@ impl NftBackend {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    fn base_script(&self) -> String {
+    /// The fixed part of the table. The filter hooks that record persistence
+    /// affinity (`post_pre`, `post_out`) see every packet, so they are only
+    /// added once a persistent service is: `affinity_hooks`.
+    fn base_script(&self, affinity_hooks: bool) -> String {
         let t = &self.table;
         let mut s = String::new();
         let _ = writeln!(
@@ -381,8 +386,6 @@ impl NftBackend {
   chain affinity {{ }}
   chain prerouting {{ type nat hook prerouting priority dstnat; policy accept; }}
   chain output {{ type nat hook output priority -100; policy accept; }}
-  chain post_pre {{ type filter hook prerouting priority dstnat + 1; policy accept; }}
-  chain post_out {{ type filter hook output priority -99; policy accept; }}
 }}
 flush chain inet {t} dispatch
 add rule inet {t} dispatch meta mark . meta nfproto vmap @fwm
@@ -400,21 +403,24 @@ add rule inet {t} affinity meta mark . meta nfproto vmap @afffwm"
                 );
             }
         }
-        for (c, j) in [
-            ("prerouting", "dispatch"),
-            ("output", "dispatch"),
-            ("post_pre", "affinity"),
-            ("post_out", "affinity"),
-        ] {
-            let extra = if j == "affinity" {
-                "ct state new ct status dnat "
-            } else {
-                ""
-            };
+        for c in ["prerouting", "output"] {
             let _ = writeln!(
                 s,
-                "flush chain inet {t} {c}\nadd rule inet {t} {c} {extra}jump {j}"
+                "flush chain inet {t} {c}\nadd rule inet {t} {c} jump dispatch"
             );
+        }
+        if affinity_hooks {
+            for (c, hook, prio) in [
+                ("post_pre", "prerouting", "dstnat + 1"),
+                ("post_out", "output", "-99"),
+            ] {
+                let _ = writeln!(
+                    s,
+                    "add chain inet {t} {c} {{ type filter hook {hook} priority {prio}; policy accept; }}
+flush chain inet {t} {c}
+add rule inet {t} {c} ct state new ct status dnat jump affinity"
+                );
+            }
         }
         s
     }
@@ -522,7 +528,9 @@ add rule inet {t} affinity meta mark . meta nfproto vmap @afffwm"
     ) -> Result<(), Error> {
         let t0 = std::time::Instant::now();
         if !created.is_empty() {
-            let mut script = self.base_script();
+            let persistent = |st: &SvcState| st.svc.persistence.is_some();
+            let hooks = created.iter().any(persistent) || self.state.values().any(persistent);
+            let mut script = self.base_script(hooks);
             for st in created {
                 self.create_script(st, &mut script);
             }

@@ -395,10 +395,10 @@ fn ipv4_rr_wrr_sh_persistence_remove_and_read() {
     let b = NftBackend::new(TABLE);
     let b = lab.apply(b, diff(&Pool::new(), &want));
     assert_eq!(b.stats().netlink_batches, 0);
-    println!(
-        "{}",
-        lab.director.exec(&["nft", "list", "table", "inet", TABLE])
-    );
+    let listing = lab.director.exec(&["nft", "list", "table", "inet", TABLE]);
+    println!("{listing}");
+    // a persistent service: the affinity hooks are there
+    assert!(listing.contains("chain post_pre"), "{listing}");
 
     lab.wait_ready(c1, vip, 80);
     assert_eq!(counts(&lab.requests(c1, vip, 80, 30)), [10, 10, 10], "rr");
@@ -537,6 +537,12 @@ fn ipv6_service() {
     mh.flags = vec!["mh-port".into()];
     let want = pool(&[rr.clone(), mh]);
     let b = lab.apply(NftBackend::new(TABLE), diff(&Pool::new(), &want));
+    // no persistent service: no filter hook sees every packet
+    let listing = lab.director.exec(&["nft", "list", "table", "inet", TABLE]);
+    assert!(
+        !listing.contains("post_pre") && !listing.contains("post_out"),
+        "{listing}"
+    );
     lab.wait_ready(c, vip, 80);
     assert_eq!(counts(&lab.requests(c, vip, 80, 30)), [10, 10, 10]);
     lab.wait_ready(c, vip, 82);
