@@ -149,6 +149,8 @@ struct Shared {
     sources: Mutex<HashMap<Ipv4Addr, (Ipv4Addr, Instant)>>,
     /// Told when a probe starts, so that an idle receiver starts polling.
     wake: tokio::sync::Notify,
+    /// When a timed-out probe last read the sockets itself.
+    last_read: Mutex<tokio::time::Instant>,
 }
 
 impl HalfOpen {
@@ -239,8 +241,18 @@ impl HalfOpen {
             match tokio::time::timeout_at(until, &mut rx).await {
                 Ok(Ok(r)) => return Some(r),
                 Ok(Err(_)) => return Some(Err(io::Error::other("the half-open receiver stopped"))),
-                Err(_) if until >= deadline => return Some(Err(io::ErrorKind::TimedOut.into())),
-                Err(_) => rto = rto.saturating_mul(2),
+                Err(_) => {
+                    // The answer may be queued, unread: after a stall the timers
+                    // of a turn can run before the receiver's tick does.
+                    shared.read_now();
+                    if let Ok(r) = rx.try_recv() {
+                        return Some(r);
+                    }
+                    if until >= deadline {
+                        return Some(Err(io::ErrorKind::TimedOut.into()));
+                    }
+                    rto = rto.saturating_mul(2);
+                }
             }
         }
     }
@@ -285,6 +297,7 @@ fn open() -> Result<Opened, String> {
         v6,
         sources: Mutex::new(HashMap::new()),
         wake: tokio::sync::Notify::new(),
+        last_read: Mutex::new(tokio::time::Instant::now()),
     });
     let receivers = vec![tokio::spawn(receive(shared.clone())).abort_handle()];
     Ok(Opened { shared, receivers })
@@ -564,6 +577,51 @@ impl Shared {
         }
     }
 
+    /// Reads both raw sockets once, settling the probes answered, unless they
+    /// were read within the last tick (many probes may time out together).
+    fn read_now(&self) {
+        let now = tokio::time::Instant::now();
+        if let Ok(mut last) = self.last_read.lock() {
+            if now.saturating_duration_since(*last) < TICK {
+                return;
+            }
+            *last = now;
+        }
+        let mut got = Vec::with_capacity(BATCH);
+        self.read_now_with(&mut Batch::new(), &mut got, &mut [0u8; 256]);
+    }
+
+    fn read_now_with(
+        &self,
+        batch: &mut Batch,
+        got: &mut Vec<(usize, Option<IpAddr>)>,
+        buf: &mut [u8],
+    ) {
+        let fams: Vec<(&Family, bool)> = std::iter::once((&self.v4, false))
+            .chain(self.v6.as_ref().map(|f| (f, true)))
+            .collect();
+        let mut fds: Vec<PollFd> = fams
+            .iter()
+            .map(|(f, _)| PollFd::new(f.sock.as_fd(), PollFlags::POLLIN))
+            .collect();
+        if poll(&mut fds, PollTimeout::ZERO).unwrap_or(0) <= 0 {
+            return;
+        }
+        let ready: Vec<PollFlags> = fds
+            .iter()
+            .map(|p| p.revents().unwrap_or(PollFlags::empty()))
+            .collect();
+        for ((fam, v6), ev) in fams.into_iter().zip(ready) {
+            let fd = fam.sock.as_raw_fd();
+            if ev.contains(PollFlags::POLLIN) {
+                drain(self, fd, v6, batch, got);
+            }
+            if ev.contains(PollFlags::POLLERR) {
+                read_errors(self, fd, v6, buf);
+            }
+        }
+    }
+
     /// Settles the probe `key` if `ack_of` is its sequence number.
     fn settle(&self, key: Key, ack_of: u32, verdict: io::Result<()>) {
         let Ok(mut m) = self.pending.lock() else {
@@ -710,29 +768,7 @@ async fn receive(shared: Arc<Shared>) {
             shared.wake.notified().await;
         }
         tokio::time::sleep(TICK).await;
-        let fams: Vec<(&Family, bool)> = std::iter::once((&shared.v4, false))
-            .chain(shared.v6.as_ref().map(|f| (f, true)))
-            .collect();
-        let mut fds: Vec<PollFd> = fams
-            .iter()
-            .map(|(f, _)| PollFd::new(f.sock.as_fd(), PollFlags::POLLIN))
-            .collect();
-        if poll(&mut fds, PollTimeout::ZERO).unwrap_or(0) <= 0 {
-            continue;
-        }
-        let ready: Vec<PollFlags> = fds
-            .iter()
-            .map(|p| p.revents().unwrap_or(PollFlags::empty()))
-            .collect();
-        for ((fam, v6), ev) in fams.into_iter().zip(ready) {
-            let fd = fam.sock.as_raw_fd();
-            if ev.contains(PollFlags::POLLIN) {
-                drain(&shared, fd, v6, &mut batch, &mut got);
-            }
-            if ev.contains(PollFlags::POLLERR) {
-                read_errors(&shared, fd, v6, &mut buf);
-            }
-        }
+        shared.read_now_with(&mut batch, &mut got, &mut buf);
     }
 }
 
