@@ -405,7 +405,7 @@ fn filter(v6: bool, ports: &[u16]) -> Vec<SockFilter> {
 
 /// A SYN from `our_port` with initial sequence number `isn` and an MSS option;
 /// with the checksum when `pseudo` (source and destination) is given.
-pub fn syn_segment(
+fn syn_segment(
     our_port: u16,
     server_port: u16,
     isn: u32,

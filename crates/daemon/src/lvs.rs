@@ -23,7 +23,6 @@ use tokio::sync::watch;
 /// Our nftables table for load balancing (the VRRP no_accept table is another).
 pub const LB_TABLE: &str = "keepalived_rs_lb";
 
-/// `[ip]:proto:port`, as keepalived writes services in logs and FIFO lines.
 /// Each virtual server's name with its real servers' names, by index.
 fn check_names(cfg: &Config) -> Vec<(String, Vec<String>)> {
     cfg.virtual_servers
@@ -35,6 +34,7 @@ fn check_names(cfg: &Config) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// `[ip]:proto:port`, as keepalived writes services in logs and FIFO lines.
 pub fn vs_name(vs: &VirtualServer) -> String {
     let proto = vs.protocol.as_deref().unwrap_or("UDP").to_ascii_lowercase();
     match &vs.service {
