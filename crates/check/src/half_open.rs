@@ -56,14 +56,14 @@ const ACK: u8 = 0x10;
 
 /// Half-open TCP probing for one configuration's TCP_CHECKs. The raw sockets
 /// are opened on the first probe, on the runtime that runs it; dropping this
-/// stops their receivers and frees the ports.
+/// stops its receiver and frees the ports.
 pub struct HalfOpen {
     state: Mutex<Option<Result<Opened, String>>>,
 }
 
 struct Opened {
     shared: Arc<Shared>,
-    receivers: Vec<AbortHandle>,
+    receiver: AbortHandle,
 }
 
 impl std::fmt::Debug for HalfOpen {
@@ -86,7 +86,7 @@ impl Default for HalfOpen {
 impl Drop for HalfOpen {
     fn drop(&mut self) {
         if let Ok(Some(Ok(o))) = self.state.get_mut() {
-            o.receivers.iter().for_each(AbortHandle::abort);
+            o.receiver.abort();
         }
     }
 }
@@ -98,54 +98,18 @@ struct Key {
     our_port: u16,
 }
 
-/// Hashes [`Key`]s with a multiply-xorshift instead of SipHash: keys are made
-/// from the configuration and our ports, and a received segment only looks
-/// one up, so there is no collision flooding to defend against.
-#[derive(Default, Clone, Copy)]
-struct KeyHasher;
-
-impl std::hash::BuildHasher for KeyHasher {
-    type Hasher = KeyHash;
-    fn build_hasher(&self) -> KeyHash {
-        KeyHash(0)
-    }
-}
-
-struct KeyHash(u64);
-
-impl std::hash::Hasher for KeyHash {
-    fn finish(&self) -> u64 {
-        let x = self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        x ^ (x >> 29)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-    fn write_u16(&mut self, n: u16) {
-        self.0 = (self.0.rotate_left(16) ^ u64::from(n)).wrapping_mul(0x100_0000_01b3);
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.0 = (self.0.rotate_left(32) ^ u64::from(n)).wrapping_mul(0x100_0000_01b3);
-    }
-}
-
 struct Waiter {
     isn: u32,
     tx: oneshot::Sender<io::Result<()>>,
 }
 
-struct Family {
-    sock: Socket,
-}
-
 struct Shared {
     ports: Vec<u16>,
     _reserved: Vec<Socket>,
-    pending: Mutex<HashMap<Key, Waiter, KeyHasher>>,
-    v4: Family,
-    v6: Option<Family>,
+    pending: Mutex<HashMap<Key, Waiter>>,
+    /// The raw TCP sockets, IPv4 and (when the host has it) IPv6.
+    v4: Socket,
+    v6: Option<Socket>,
     sources: Mutex<HashMap<Ipv4Addr, (Ipv4Addr, Instant)>>,
     /// Told when a probe starts, so that an idle receiver starts polling.
     wake: tokio::sync::Notify,
@@ -210,7 +174,7 @@ impl HalfOpen {
         }
         let deadline = tokio::time::Instant::now() + t.connect_timeout;
         let shared = self.shared()?;
-        let fam = if dest.is_ipv4() {
+        let sock = if dest.is_ipv4() {
             &shared.v4
         } else {
             shared.v6.as_ref()?
@@ -226,7 +190,7 @@ impl HalfOpen {
         };
         let mut rto = FIRST_RTO;
         loop {
-            match shared.send_syn(fam, t.bindto, dest, key.our_port, isn) {
+            match shared.send_syn(sock, t.bindto, dest, key.our_port, isn) {
                 // A full device queue dropped the SYN (IP_RECVERR reports it),
                 // or the socket's buffer is full: a lost SYN, sent again on
                 // time, as connect(2) would.
@@ -292,15 +256,15 @@ fn open() -> Result<Opened, String> {
     let shared = Arc::new(Shared {
         ports,
         _reserved: reserved,
-        pending: Mutex::new(HashMap::with_hasher(KeyHasher)),
+        pending: Mutex::new(HashMap::new()),
         v4,
         v6,
         sources: Mutex::new(HashMap::new()),
         wake: tokio::sync::Notify::new(),
         last_read: Mutex::new(tokio::time::Instant::now()),
     });
-    let receivers = vec![tokio::spawn(receive(shared.clone())).abort_handle()];
-    Ok(Opened { shared, receivers })
+    let receiver = tokio::spawn(receive(shared.clone())).abort_handle();
+    Ok(Opened { shared, receiver })
 }
 
 /// Binds [`PORTS`] TCP sockets to kernel-chosen ports, dual-stack when the host
@@ -320,11 +284,19 @@ fn reserve_ports() -> io::Result<(Vec<Socket>, Vec<u16>, bool)> {
         };
         Ok(s)
     };
-    let dual = bind(true).is_ok();
+    // The first socket tells whether the host has IPv6.
+    let (first, dual) = match bind(true) {
+        Ok(s) => (s, true),
+        Err(_) => (bind(false)?, false),
+    };
     let mut socks = Vec::with_capacity(PORTS);
     let mut ports = Vec::with_capacity(PORTS);
+    let mut first = Some(first);
     for _ in 0..PORTS {
-        let s = bind(dual)?;
+        let s = match first.take() {
+            Some(s) => s,
+            None => bind(dual)?,
+        };
         let port = s
             .local_addr()?
             .as_socket()
@@ -338,7 +310,7 @@ fn reserve_ports() -> io::Result<(Vec<Socket>, Vec<u16>, bool)> {
 
 /// A non-blocking raw TCP socket of one family that receives only SYN-ACKs and
 /// resets to `ports`, and ICMP errors in its error queue.
-fn raw_socket(v6: bool, ports: &[u16]) -> io::Result<Family> {
+fn raw_socket(v6: bool, ports: &[u16]) -> io::Result<Socket> {
     let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
     let s = Socket::new(domain, Type::RAW.nonblocking(), Some(Protocol::TCP))?;
     s.attach_filter(&filter(v6, ports))?;
@@ -363,7 +335,7 @@ fn raw_socket(v6: bool, ports: &[u16]) -> io::Result<Family> {
     } else {
         nix::sys::socket::setsockopt(&s, nix::sys::socket::sockopt::Ipv4RecvErr, &true)?;
     }
-    Ok(Family { sock: s })
+    Ok(s)
 }
 
 /// The classic BPF program: accept a TCP segment to one of `ports` with SYN+ACK
@@ -495,7 +467,7 @@ impl Shared {
     /// Sends one SYN (the socket is non-blocking: a full buffer is an error).
     fn send_syn(
         &self,
-        fam: &Family,
+        sock: &Socket,
         bindto: Option<IpAddr>,
         dest: SocketAddr,
         our_port: u16,
@@ -527,7 +499,7 @@ impl Shared {
                     };
                     let to = SockaddrIn::from(SocketAddrV4::new(dst, 0));
                     let r = sendmsg(
-                        fam.sock.as_raw_fd(),
+                        sock.as_raw_fd(),
                         &[IoSlice::new(&seg)],
                         &[ControlMessage::Ipv4PacketInfo(&info)],
                         MsgFlags::empty(),
@@ -565,7 +537,7 @@ impl Shared {
                 let cmsg: Vec<ControlMessage> =
                     info.iter().map(ControlMessage::Ipv6PacketInfo).collect();
                 sendmsg(
-                    fam.sock.as_raw_fd(),
+                    sock.as_raw_fd(),
                     &[IoSlice::new(&seg)],
                     &cmsg,
                     MsgFlags::empty(),
@@ -597,12 +569,12 @@ impl Shared {
         got: &mut Vec<(usize, Option<IpAddr>)>,
         buf: &mut [u8],
     ) {
-        let fams: Vec<(&Family, bool)> = std::iter::once((&self.v4, false))
+        let socks: Vec<(&Socket, bool)> = std::iter::once((&self.v4, false))
             .chain(self.v6.as_ref().map(|f| (f, true)))
             .collect();
-        let mut fds: Vec<PollFd> = fams
+        let mut fds: Vec<PollFd> = socks
             .iter()
-            .map(|(f, _)| PollFd::new(f.sock.as_fd(), PollFlags::POLLIN))
+            .map(|(s, _)| PollFd::new(s.as_fd(), PollFlags::POLLIN))
             .collect();
         if poll(&mut fds, PollTimeout::ZERO).unwrap_or(0) <= 0 {
             return;
@@ -611,8 +583,8 @@ impl Shared {
             .iter()
             .map(|p| p.revents().unwrap_or(PollFlags::empty()))
             .collect();
-        for ((fam, v6), ev) in fams.into_iter().zip(ready) {
-            let fd = fam.sock.as_raw_fd();
+        for ((sock, v6), ev) in socks.into_iter().zip(ready) {
+            let fd = sock.as_raw_fd();
             if ev.contains(PollFlags::POLLIN) {
                 drain(self, fd, v6, batch, got);
             }
