@@ -22,6 +22,14 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# A clean build needs a few GiB; say so up front instead of failing mid-link.
+avail_kib=$(df -Pk . | awk 'NR == 2 {print $4}')
+if [ "${avail_kib:-0}" -lt $((3 * 1024 * 1024)) ]; then
+  echo "warning: only $((avail_kib / 1024)) MiB free on $(df -P . | awk 'NR == 2 {print $6}'); the build needs about 3 GiB" >&2
+fi
+# One-shot builds gain nothing from incremental state, which doubles the disk used.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
+
 cargo build --workspace --all-targets
 cargo test --workspace
 
