@@ -7,7 +7,6 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 use keepalived_config::model::Checker;
 use std::str::FromStr;
-use std::time::Instant;
 
 /// DNS_CHECK.
 #[derive(Debug, Clone)]
@@ -36,7 +35,7 @@ impl DnsCheck {
 
     async fn probe(&self, t: &Target) -> Result<String, String> {
         let dest = t.addr_or_port(53);
-        let id: u16 = fastrand::u16(..);
+        let id: u16 = rand::random();
         let mut m = Message::new();
         m.set_id(id)
             .set_message_type(MessageType::Query)
@@ -77,12 +76,6 @@ impl Check for DnsCheck {
     }
 
     fn run<'a>(&'a self, t: &'a Target) -> BoxFuture<'a, Outcome> {
-        Box::pin(async move {
-            let start = Instant::now();
-            let r = tokio::time::timeout(t.connect_timeout, self.probe(t))
-                .await
-                .unwrap_or_else(|_| Err("timed out".into()));
-            Outcome::from_result(r, start)
-        })
+        Outcome::bounded(t, self.probe(t))
     }
 }

@@ -12,7 +12,9 @@
 //! used: no local connection or listener can take those ports. A classic BPF
 //! filter on each raw socket lets through only SYN-ACKs and resets to them. A
 //! probe is matched by (server address, server port, our port) and by the
-//! acknowledgement of its own initial sequence number. Like connect(2), a probe
+//! acknowledgement of its own initial sequence number, drawn from a CSPRNG so
+//! that a host which sees some probes (a checked server) cannot forge the
+//! answers to others. Like connect(2), a probe
 //! sends its SYN again after 1, 2, 4 … s, fails at once on a reset (refused)
 //! and on an ICMP error (read from the socket's error queue, IP_RECVERR).
 //! The sockets are read on a 1 ms tick while probes are pending (see `receive`).
@@ -180,7 +182,7 @@ impl HalfOpen {
             shared.v6.as_ref()?
         };
         let (tx, mut rx) = oneshot::channel();
-        let isn = fastrand::u32(..);
+        let isn: u32 = rand::random();
         let key = shared.claim(dest, round, isn, tx)?;
         shared.wake.notify_one();
         let _claim = Claim {

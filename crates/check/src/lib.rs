@@ -124,6 +124,21 @@ impl Outcome {
             Err(d) => Outcome::down(d, start.elapsed()),
         }
     }
+
+    /// Runs `probe` under the target's `connect_timeout`, timed: for checks
+    /// whose whole exchange shares the one deadline.
+    pub(crate) fn bounded<'a>(
+        t: &'a Target,
+        probe: impl Future<Output = Result<String, String>> + Send + 'a,
+    ) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let start = Instant::now();
+            let r = tokio::time::timeout(t.connect_timeout, probe)
+                .await
+                .unwrap_or_else(|_| Err("timed out".into()));
+            Outcome::from_result(r, start)
+        })
+    }
 }
 
 /// One kind of health check.

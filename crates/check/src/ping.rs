@@ -6,7 +6,6 @@ use crate::{net, BoxFuture, Check, Outcome, Target};
 use socket2::{Protocol, Type};
 use std::io;
 use std::net::SocketAddr;
-use std::time::Instant;
 use tokio::net::UdpSocket;
 
 /// PING_CHECK (no options of its own).
@@ -37,8 +36,8 @@ impl PingCheck {
     async fn probe(&self, t: &Target) -> Result<String, String> {
         let (sock, raw) = open(t).map_err(|e| format!("ICMP socket: {e}"))?;
         let v4 = t.addr.is_ipv4();
-        let ident: u16 = fastrand::u16(..);
-        let seq: u16 = fastrand::u16(..);
+        let ident: u16 = rand::random();
+        let seq: u16 = rand::random();
         let mut pkt = vec![if v4 { 8 } else { 128 }, 0, 0, 0];
         pkt.extend_from_slice(&ident.to_be_bytes());
         pkt.extend_from_slice(&seq.to_be_bytes());
@@ -83,12 +82,6 @@ impl Check for PingCheck {
     }
 
     fn run<'a>(&'a self, t: &'a Target) -> BoxFuture<'a, Outcome> {
-        Box::pin(async move {
-            let start = Instant::now();
-            let r = tokio::time::timeout(t.connect_timeout, self.probe(t))
-                .await
-                .unwrap_or_else(|_| Err("timed out".into()));
-            Outcome::from_result(r, start)
-        })
+        Outcome::bounded(t, self.probe(t))
     }
 }

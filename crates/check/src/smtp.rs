@@ -4,7 +4,6 @@
 
 use crate::{net, BoxFuture, BuildContext, Check, Outcome, Target};
 use keepalived_config::model::Checker;
-use std::time::Instant;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 
 /// SMTP_CHECK.
@@ -89,12 +88,6 @@ impl Check for SmtpCheck {
     }
 
     fn run<'a>(&'a self, t: &'a Target) -> BoxFuture<'a, Outcome> {
-        Box::pin(async move {
-            let start = Instant::now();
-            let r = tokio::time::timeout(t.connect_timeout, self.probe(t))
-                .await
-                .unwrap_or_else(|_| Err("timed out".into()));
-            Outcome::from_result(r, start)
-        })
+        Outcome::bounded(t, self.probe(t))
     }
 }
