@@ -6,112 +6,21 @@
 //! a dedicated thread that `setns`es itself (child processes such as `nft`
 //! inherit that thread's namespace). Every wait is bounded.
 
-use std::fs::File;
-use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::thread;
 use std::time::Duration;
 
 use keepalived_netif::firewall::NoAccept;
-use nix::sched::{setns, CloneFlags};
+use keepalived_testkit::block_on;
+use keepalived_testkit::cmd::run;
+use keepalived_testkit::netns::{self, Ns};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// A network namespace deleted on drop.
-struct Ns {
-    name: String,
-}
-
-impl Ns {
-    fn new(tag: &str) -> Ns {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("knetif-{}-{tag}-{n}", std::process::id());
-        sh(&["ip", "netns", "add", &name]);
-        Ns { name }
-    }
-
-    fn ip(&self, args: &[&str]) -> String {
-        let mut v = vec!["ip", "-n", &self.name];
-        v.extend_from_slice(args);
-        sh(&v)
-    }
-
-    /// Run a command inside the namespace (`ip netns exec`).
-    fn exec(&self, args: &[&str]) -> String {
-        let mut v = vec!["ip", "netns", "exec", &self.name];
-        v.extend_from_slice(args);
-        sh(&v)
-    }
-
-    /// Run `f` on a new thread inside this namespace and wait for it.
-    fn sync<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let path = format!("/var/run/netns/{}", self.name);
-        thread::spawn(move || {
-            let fd = File::open(&path).expect("open netns");
-            setns(&fd, CloneFlags::CLONE_NEWNET).expect("setns");
-            f()
-        })
-        .join()
-        .expect("namespace thread panicked")
-    }
-
-    /// Run async `f` on a current-thread runtime inside this namespace.
-    fn run<T, F>(&self, f: impl FnOnce() -> F + Send + 'static) -> T
-    where
-        T: Send + 'static,
-        F: Future<Output = T>,
-    {
-        self.sync(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime")
-                .block_on(f())
-        })
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
-fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// True when we may create namespaces and have `nft`; prints why not otherwise.
 fn can_run() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipping: network namespace tests need root");
-        return false;
-    }
-    for (tool, arg) in [("ip", "-V"), ("nft", "--version")] {
-        match Command::new(tool).arg(arg).output() {
-            Ok(o) if o.status.success() => {}
-            _ => {
-                eprintln!("skipping: `{tool}` not available");
-                return false;
-            }
-        }
-    }
-    true
+    netns::can_run(&["ip", "nft"])
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -128,7 +37,16 @@ fn pair() -> (Ns, Ns) {
     let a = Ns::new("fwa");
     let b = Ns::new("fwb");
     a.ip(&[
-        "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", &b.name,
+        "link",
+        "add",
+        "va",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "vb",
+        "netns",
+        b.name(),
     ]);
     a.ip(&["addr", "add", "192.0.2.1/24", "dev", "va"]);
     a.ip(&["addr", "add", "192.0.2.100/32", "dev", "va"]);
@@ -145,7 +63,7 @@ fn pair() -> (Ns, Ns) {
 /// (accepted or refused: reachable; timed out: dropped).
 fn reachable(b: &Ns, addr: &str) -> bool {
     let sa = SocketAddr::new(ip(addr), 9);
-    b.sync(move || {
+    b.run(move || {
         // Neighbour resolution can cost the first attempt; retry once.
         for _ in 0..2 {
             match TcpStream::connect_timeout(&sa, PROBE_WAIT) {
@@ -185,7 +103,7 @@ fn no_accept_blocks_and_unblocks() {
 
     let table = table_name();
     let fw = NoAccept::new(table.clone());
-    let blocked = a.run({
+    let blocked = a.run_async({
         let fw = fw.clone();
         move || async move {
             fw.ensure().await.expect("ensure");
@@ -199,7 +117,7 @@ fn no_accept_blocks_and_unblocks() {
     assert!(blocked.contains(&ip(VIP4)) && blocked.contains(&ip(VIP6)));
 
     // nft ran in A's namespace, not ours.
-    let here = sh(&["nft", "list", "tables"]);
+    let here = run(&["nft", "list", "tables"]);
     assert!(
         !here.contains(&table),
         "table leaked to the test's namespace"
@@ -224,7 +142,7 @@ fn no_accept_blocks_and_unblocks() {
         "other addresses stay reachable"
     );
 
-    let left = a.run({
+    let left = a.run_async({
         let fw = fw.clone();
         move || async move {
             // 10.255.0.1 was never blocked: must not fail the transaction.
@@ -239,7 +157,7 @@ fn no_accept_blocks_and_unblocks() {
     assert!(reachable(&b, VIP4), "VIP4 reachable after unblock");
     assert!(!reachable(&b, VIP6), "VIP6 still dropped");
 
-    let gone = a.run({
+    let gone = a.run_async({
         let fw = fw.clone();
         move || async move {
             fw.remove().await.expect("remove");
@@ -269,12 +187,7 @@ fn no_accept_blocks_and_unblocks() {
 #[test]
 fn missing_nft_is_a_clear_error() {
     let fw = NoAccept::new("t").with_nft("/nonexistent/nft");
-    let err = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(fw.ensure())
-        .unwrap_err();
+    let err = block_on(fw.ensure()).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NotFound);
     assert!(err.to_string().contains("nftables"), "{err}");
 }
@@ -282,11 +195,6 @@ fn missing_nft_is_a_clear_error() {
 #[test]
 fn bad_table_name_is_refused() {
     let fw = NoAccept::new("x; flush ruleset");
-    let err = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(fw.block(&[ip(VIP4)]))
-        .unwrap_err();
+    let err = block_on(fw.block(&[ip(VIP4)])).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
 }

@@ -6,13 +6,10 @@
 //! owns a current-thread tokio runtime. All traffic stays inside the
 //! namespaces; every wait is bounded.
 
-use std::fs::File;
-use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use keepalived_netif::garp::{self, PacketSocket, ETH_P_ARP, ETH_P_IPV6};
@@ -20,96 +17,16 @@ use keepalived_netif::{
     create_vmac, decode, delete_link, link, vmac_mac, Netlink, RawPacket, VipSpec, VrrpSocket,
     VRRP_MCAST_V4, VRRP_MCAST_V6,
 };
+use keepalived_testkit::block_on;
+use keepalived_testkit::netns::{self, ip_in, Ns};
 use keepalived_vrrp::{encode, AdverInt, Auth, DecodeOptions, Packet, Version};
-use nix::sched::{setns, CloneFlags};
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// A network namespace deleted on drop.
-struct Ns {
-    name: String,
-}
-
-impl Ns {
-    fn new(tag: &str) -> Ns {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("knetif-{}-{tag}-{n}", std::process::id());
-        sh(&["ip", "netns", "add", &name]);
-        Ns { name }
-    }
-
-    /// Run `ip -n <ns> args...`, panicking on failure.
-    fn ip(&self, args: &[&str]) -> String {
-        ip_in(&self.name, args)
-    }
-
-    fn sysctl(&self, kv: &str) {
-        sh(&["ip", "netns", "exec", &self.name, "sysctl", "-qw", kv]);
-    }
-
-    /// Run `f` on a new thread inside this namespace.
-    fn spawn<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
-        let path = format!("/var/run/netns/{}", self.name);
-        thread::spawn(move || {
-            let fd = File::open(&path).expect("open netns");
-            setns(&fd, CloneFlags::CLONE_NEWNET).expect("setns");
-            f()
-        })
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
-fn ip_in(ns: &str, args: &[&str]) -> String {
-    let mut v = vec!["ip", "-n", ns];
-    v.extend_from_slice(args);
-    sh(&v)
-}
-
-fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// True when we may create namespaces; prints why not otherwise.
 fn can_run() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipping: network namespace tests need root");
-        return false;
-    }
-    match Command::new("ip").arg("-V").output() {
-        Ok(o) if o.status.success() => true,
-        _ => {
-            eprintln!("skipping: iproute2 `ip` not available");
-            false
-        }
-    }
-}
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(f)
+    netns::can_run(&["ip"])
 }
 
 /// Two namespaces A and B joined by veth `va` (in A) <-> `vb` (in B), both up.
@@ -127,7 +44,16 @@ impl Pair {
         let a = Ns::new(&format!("{tag}a"));
         let b = Ns::new(&format!("{tag}b"));
         a.ip(&[
-            "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", &b.name,
+            "link",
+            "add",
+            "va",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "vb",
+            "netns",
+            b.name(),
         ]);
         if !dad {
             a.sysctl("net.ipv6.conf.va.accept_dad=0");
@@ -273,10 +199,10 @@ fn exchange(tag: &str, ipv6: bool, multicast: bool, dst: Option<IpAddr>) {
                 "grep -E 'Mcast|Discard|NoRoute|InReceives' /proc/net/snmp /proc/net/snmp6; \
                           ip maddr; ip addr; ip -6 route show table all";
             let out = Command::new("ip")
-                .args(["netns", "exec", &ns.name, "sh", "-c", script])
+                .args(["netns", "exec", ns.name(), "sh", "-c", script])
                 .output();
             if let Ok(o) = out {
-                eprintln!("--- {}:\n{}", ns.name, String::from_utf8_lossy(&o.stdout));
+                eprintln!("--- {}:\n{}", ns.name(), String::from_utf8_lossy(&o.stdout));
             }
         }
     }
@@ -353,7 +279,7 @@ fn vip_add_delete() {
         return;
     }
     let p = Pair::new("ad", true);
-    let ns_name = p.a.name.clone();
+    let ns_name = p.a.name().to_owned();
     let h = p.a.spawn(move || {
         block_on(async move {
             let nl = Netlink::new().unwrap();

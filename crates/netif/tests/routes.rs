@@ -4,109 +4,30 @@
 //! and owns a current-thread tokio runtime, and checks the result with
 //! `ip -n NS route|rule show`. The namespace is deleted on drop.
 
-use std::fs::File;
-use std::future::Future;
 use std::net::IpAddr;
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::thread;
 
 use keepalived_config::model::{Prefix, Route, Rule};
 use keepalived_netif::routes::{
     add_route, add_rule, del_route, del_rule, RouteKind, RouteSpec, RuleKind, RuleSpec,
 };
 use keepalived_netif::Netlink;
-use nix::sched::{setns, CloneFlags};
+use keepalived_testkit::netns::{self, Ns};
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// A network namespace deleted on drop.
-struct Ns {
-    name: String,
-}
-
-impl Ns {
-    fn new(tag: &str) -> Ns {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("knetif-{}-{tag}-{n}", std::process::id());
-        sh(&["ip", "netns", "add", &name]);
-        Ns { name }
-    }
-
-    fn ip(&self, args: &[&str]) -> String {
-        let mut v = vec!["ip", "-n", &self.name];
-        v.extend_from_slice(args);
-        sh(&v)
-    }
-
-    /// Run `f` (async, on a current-thread runtime) on a new thread inside
-    /// this namespace and wait for it.
-    fn run<T, F>(&self, f: impl FnOnce() -> F + Send + 'static) -> T
-    where
-        T: Send + 'static,
-        F: Future<Output = T>,
-    {
-        let path = format!("/var/run/netns/{}", self.name);
-        thread::spawn(move || {
-            let fd = File::open(&path).expect("open netns");
-            setns(&fd, CloneFlags::CLONE_NEWNET).expect("setns");
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime")
-                .block_on(f())
-        })
-        .join()
-        .expect("namespace thread panicked")
-    }
-
-    /// A veth pair `va`/`vb` in this namespace, `va` up with 10.0.0.2/24 and
-    /// 2001:db8::2/64 (no DAD).
-    fn with_link(self) -> Ns {
-        self.ip(&["link", "add", "va", "type", "veth", "peer", "name", "vb"]);
-        self.ip(&["addr", "add", "10.0.0.2/24", "dev", "va"]);
-        self.ip(&["addr", "add", "2001:db8::2/64", "dev", "va", "nodad"]);
-        self.ip(&["link", "set", "vb", "up"]);
-        self.ip(&["link", "set", "va", "up"]);
-        self
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
-fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// A namespace with a veth pair `va`/`vb`, `va` up with 10.0.0.2/24 and
+/// 2001:db8::2/64 (no DAD).
+fn with_link(tag: &str) -> Ns {
+    let ns = Ns::new(tag);
+    ns.ip(&["link", "add", "va", "type", "veth", "peer", "name", "vb"]);
+    ns.ip(&["addr", "add", "10.0.0.2/24", "dev", "va"]);
+    ns.ip(&["addr", "add", "2001:db8::2/64", "dev", "va", "nodad"]);
+    ns.ip(&["link", "set", "vb", "up"]);
+    ns.ip(&["link", "set", "va", "up"]);
+    ns
 }
 
 /// True when we may create namespaces; prints why not otherwise.
 fn can_run() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipping: network namespace tests need root");
-        return false;
-    }
-    match Command::new("ip").arg("-V").output() {
-        Ok(o) if o.status.success() => true,
-        _ => {
-            eprintln!("skipping: iproute2 `ip` not available");
-            false
-        }
-    }
+    netns::can_run(&["ip"])
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -122,7 +43,7 @@ fn routes_add_show_delete() {
     if !can_run() {
         return;
     }
-    let ns = Ns::new("rt").with_link();
+    let ns = with_link("rt");
 
     let mut gw = RouteSpec::new(ip("10.9.0.0"), 16);
     gw.via = Some(ip("10.0.0.1"));
@@ -147,7 +68,7 @@ fn routes_add_show_delete() {
 
     let all = vec![gw, bh, gw6, bh6, dflt, mp];
     let specs = all.clone();
-    ns.run(move || async move {
+    ns.run_async(move || async move {
         let nl = Netlink::new().expect("netlink");
         for s in &specs {
             add_route(&nl, s)
@@ -190,7 +111,7 @@ fn routes_add_show_delete() {
 
     // From the config model: a connected route on the instance interface
     // (no dev, no gateway) and a named table.
-    ns.run(move || async move {
+    ns.run_async(move || async move {
         let nl = Netlink::new().expect("netlink");
         let va = nl.ifindex("va").await.unwrap();
         let r = Route {
@@ -232,7 +153,7 @@ fn routes_add_show_delete() {
     );
 
     let specs = all.clone();
-    ns.run(move || async move {
+    ns.run_async(move || async move {
         let nl = Netlink::new().expect("netlink");
         for s in &specs {
             del_route(&nl, s)
@@ -266,7 +187,7 @@ fn rules_add_show_delete() {
     if !can_run() {
         return;
     }
-    let ns = Ns::new("rule").with_link();
+    let ns = with_link("rule");
 
     let mut r4 = RuleSpec::new(false);
     r4.from = Some((ip("10.1.0.0"), 16));
@@ -292,7 +213,7 @@ fn rules_add_show_delete() {
 
     let all = vec![r4, r6, mark, from_model];
     let specs = all.clone();
-    ns.run(move || async move {
+    ns.run_async(move || async move {
         let nl = Netlink::new().expect("netlink");
         for s in &specs {
             add_rule(&nl, s)
@@ -329,7 +250,7 @@ fn rules_add_show_delete() {
     );
 
     let specs = all.clone();
-    ns.run(move || async move {
+    ns.run_async(move || async move {
         let nl = Netlink::new().expect("netlink");
         for s in &specs {
             del_rule(&nl, s)
