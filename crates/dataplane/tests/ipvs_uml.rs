@@ -15,11 +15,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use keepalived_dataplane::ipvs::{IpvsBackend, OpError, SyncState, SCHEDULERS};
@@ -27,123 +25,21 @@ use keepalived_dataplane::{
     desired, Backend, Dest, DestKey, Family, Health, Method, Op, Persistence, Pool, Proto,
     Reconciler, Service, ServiceKey,
 };
+use keepalived_testkit::block_on;
+use keepalived_testkit::cmd::{run, run_in};
+use keepalived_testkit::ipvs::{has_line, strip_checkers};
+use keepalived_testkit::uml;
 
-/// Guest run time limit (seconds), per test.
-const GUEST_TIMEOUT: &str = "180";
+/// Guest run time limit, per test.
+const GUEST_TIMEOUT: Duration = Duration::from_secs(180);
 
-fn in_guest() -> bool {
-    std::env::var("IPVS_VM").as_deref() == Ok("1")
-}
-
-/// A usable ipvs-vm, or None (skip; reason printed).
-fn ipvs_vm() -> Option<&'static PathBuf> {
-    static VM: OnceLock<Option<PathBuf>> = OnceLock::new();
-    VM.get_or_init(|| {
-        let path = std::env::var_os("IPVS_VM_TOOL")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../../shared/tools/ipvs-vm/ipvs-vm")
-            });
-        let required = std::env::var_os("IPVS_VM_REQUIRED").is_some_and(|v| v == "1");
-        let why = if !path.exists() {
-            format!("{} not found", path.display())
-        } else {
-            match Command::new(&path).arg("--check").status() {
-                Ok(s) if s.success() => return Some(path),
-                Ok(s) if s.code() == Some(77) => {
-                    "ipvs-vm --check: a UML guest cannot run on this host (77)".to_string()
-                }
-                Ok(s) => format!("ipvs-vm --check failed ({s})"),
-                Err(e) => format!("ipvs-vm --check: {e}"),
-            }
-        };
-        if required {
-            panic!("IPVS_VM_REQUIRED=1 but {why}");
-        }
-        eprintln!("SKIP: IPVS tests need a UML guest: {why}");
-        None
-    })
-    .as_ref()
-}
-
-/// On the host: runs test `name` in a guest and asserts it passed; returns
-/// false (the caller returns). In the guest: returns true (run the body).
 fn guest(name: &str) -> bool {
-    if in_guest() {
-        return true;
-    }
-    let Some(vm) = ipvs_vm() else {
-        return false;
-    };
-    let exe = std::env::current_exe().unwrap();
-    let started = Instant::now();
-    let out = Command::new(vm)
-        .args(["--timeout", GUEST_TIMEOUT, "--"])
-        .arg(&exe)
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ipvs-vm");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    // prefixed, so that the guest's own test harness lines are not taken for ours
-    let mut shown = format!(
-        "[guest {name}] ran {:.1} s, {}\n",
-        started.elapsed().as_secs_f64(),
-        out.status
-    );
-    for l in stdout.lines().chain(stderr.lines()) {
-        shown.push_str(&format!("[guest {name}] {l}\n"));
-    }
-    eprint!("{shown}");
-    assert!(
-        out.status.success(),
-        "{name} failed in the guest ({})",
-        out.status
-    );
-    assert!(
-        stdout.contains("1 passed"),
-        "{name}: the guest ran no test:\n{stdout}"
-    );
-    false
+    uml::guest(name, GUEST_TIMEOUT)
 }
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
-
-/// Runs `sh -c cmd` (with `input` on stdin), asserts success, returns stdout.
-fn sh_in(cmd: &str, input: &str) -> String {
-    let mut child = Command::new("sh")
-        .args(["-c", cmd])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "`{cmd}` failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
+/// Runs `sh -c cmd`, asserts success, returns stdout.
 fn sh(cmd: &str) -> String {
-    sh_in(cmd, "")
+    run(&["sh", "-c", cmd])
 }
 
 /// `ipvsadm -Ln --sort` and the same with `--tun-info`.
@@ -432,7 +328,7 @@ fn ipvs_matches_ipvsadm() {
 
         sh("ipvsadm -C");
         let rules = ipvsadm_rules(&pool);
-        sh_in("ipvsadm -R", &rules);
+        run_in(&["ipvsadm", "-R"], &rules);
         let theirs = table();
         assert_eq!(
             ours, theirs,
@@ -456,16 +352,6 @@ fn small_pool(weights: &[(u8, u32)]) -> Pool {
     v6.destinations
         .insert(dk("2001:db8:9::1", 80), dest(1, Method::Nat));
     Pool::from([(s.key, s), (v6.key, v6)])
-}
-
-/// Whether a line of `table` starts with the words of `words` (blanks collapsed).
-fn has_line(table: &str, words: &str) -> bool {
-    let want: Vec<&str> = words.split_whitespace().collect();
-    table.lines().any(|l| {
-        l.split_whitespace()
-            .take(want.len())
-            .eq(want.iter().copied())
-    })
 }
 
 #[test]
@@ -721,31 +607,6 @@ fn known_differences() -> Vec<(&'static str, String, &'static str)> {
             "keepalived programs a port-less real server of a group with port 0; the model gives it each member's port",
         ),
     ]
-}
-
-/// `text` without its checker blocks (`*_CHECK`, `HTTP_GET`, `SSL_GET`), so that keepalived
-/// keeps every real server up, as `Health::Up` does.
-fn strip_checkers(text: &str) -> String {
-    let mut out = String::new();
-    let mut depth = 0usize; // > 0: inside a checker block
-    for line in text.lines() {
-        let first = line.split_whitespace().next().unwrap_or("");
-        if depth == 0 && (first.ends_with("_CHECK") || first.ends_with("_GET")) {
-            depth = line
-                .matches('{')
-                .count()
-                .saturating_sub(line.matches('}').count());
-            continue;
-        }
-        if depth > 0 {
-            depth += line.matches('{').count();
-            depth = depth.saturating_sub(line.matches('}').count());
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
 }
 
 /// Runs keepalived (checkers only) on `text` and returns its settled

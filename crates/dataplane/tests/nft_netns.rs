@@ -14,122 +14,36 @@
 //! that entered its namespace) answering with its name.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::fd::OwnedFd;
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use keepalived_dataplane::{
     diff, Backend, Dest, DestKey, Family, NftBackend, Op, Persistence, Pool, Proto, Service,
     ServiceKey,
 };
-use nix::sched::{setns, CloneFlags};
+use keepalived_testkit::block_on;
+use keepalived_testkit::netns::{self, Ns};
 use nix::sys::socket::{
     bind, connect, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrStorage,
 };
 use nix::sys::time::TimeVal;
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 const TABLE: &str = "keepalived_rs_lb";
 
-/// A network namespace deleted on drop.
-struct Ns {
-    name: String,
-}
-
-impl Ns {
-    fn new(tag: &str) -> Ns {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("kdp-{}-{tag}-{n}", std::process::id());
-        sh(&["ip", "netns", "add", &name]);
-        let ns = Ns { name };
-        ns.sysctl("net.ipv6.conf.all.accept_dad=0");
-        ns.sysctl("net.ipv6.conf.default.accept_dad=0");
-        ns.ip(&["link", "set", "lo", "up"]);
-        ns
-    }
-
-    fn ip(&self, args: &[&str]) -> String {
-        let mut v = vec!["ip", "-n", &self.name];
-        v.extend_from_slice(args);
-        sh(&v)
-    }
-
-    fn exec(&self, args: &[&str]) -> String {
-        let mut v = vec!["ip", "netns", "exec", &self.name];
-        v.extend_from_slice(args);
-        sh(&v)
-    }
-
-    fn sysctl(&self, kv: &str) {
-        self.exec(&["sysctl", "-qw", kv]);
-    }
-
-    /// Run `f` on a new thread inside this namespace.
-    fn spawn<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
-        let path = format!("/var/run/netns/{}", self.name);
-        thread::spawn(move || {
-            let fd = File::open(&path).expect("open netns");
-            setns(&fd, CloneFlags::CLONE_NEWNET).expect("setns");
-            f()
-        })
-    }
-
-    fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        self.spawn(f).join().expect("namespace thread panicked")
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
-fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// A namespace with DAD off (addresses usable at once) and `lo` up.
+fn lab_ns(tag: &str) -> Ns {
+    let ns = Ns::new(tag);
+    ns.sysctl("net.ipv6.conf.all.accept_dad=0");
+    ns.sysctl("net.ipv6.conf.default.accept_dad=0");
+    ns.ip(&["link", "set", "lo", "up"]);
+    ns
 }
 
 fn can_run() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipping: network namespace tests need root");
-        return false;
-    }
-    for tool in ["ip", "nft"] {
-        let ok = Command::new(tool)
-            .arg(if tool == "ip" { "-V" } else { "--version" })
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !ok {
-            eprintln!("skipping: `{tool}` not available");
-            return false;
-        }
-    }
-    true
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(f)
+    netns::can_run(&["ip", "nft"])
 }
 
 const VIP4: &str = "192.0.2.10";
@@ -150,8 +64,8 @@ fn r6(i: usize) -> IpAddr {
 
 impl Lab {
     fn new(tag: &str) -> Lab {
-        let client = Ns::new(&format!("{tag}c"));
-        let director = Ns::new(&format!("{tag}d"));
+        let client = lab_ns(&format!("{tag}c"));
+        let director = lab_ns(&format!("{tag}d"));
         let d = &director;
         d.sysctl("net.ipv4.ip_forward=1");
         d.sysctl("net.ipv6.conf.all.forwarding=1");
@@ -171,7 +85,16 @@ impl Lab {
 
         let plug = |ns: &Ns, port: &str, br: &str| {
             d.ip(&[
-                "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", &ns.name,
+                "link",
+                "add",
+                port,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                ns.name(),
             ]);
             d.ip(&["link", "set", port, "master", br]);
             d.ip(&["link", "set", port, "up"]);
@@ -186,7 +109,7 @@ impl Lab {
 
         let mut servers = Vec::new();
         for i in 0..3 {
-            let r = Ns::new(&format!("{tag}r{}", i + 1));
+            let r = lab_ns(&format!("{tag}r{}", i + 1));
             plug(&r, &format!("pr{}", i + 1), "brs");
             r.ip(&["addr", "add", &format!("{}/24", r4(i)), "dev", "eth0"]);
             r.ip(&[
@@ -624,7 +547,7 @@ fn ten_thousand_backends() {
     if !can_run() {
         return;
     }
-    let ns = Ns::new("big");
+    let ns = lab_ns("big");
     let mut s = Service::new(
         ServiceKey::Ip {
             addr: "192.0.2.10".parse().unwrap(),
