@@ -1,11 +1,8 @@
 //! The IPVS backend against a real IPVS, inside a User-Mode Linux guest.
 //!
 //! The development and CI hosts' kernel has no IPVS, so each test, started on
-//! the host, re-runs itself (this same test binary, `--exact NAME`) inside a
-//! throw-away guest booted by `ipvs-vm` (`../shared/tools/ipvs-vm/ipvs-vm`
-//! from the workspace root, or `$IPVS_VM_TOOL`), where `IPVS_VM=1` is set.
-//! When the tool is missing or `ipvs-vm --check` fails the tests print why
-//! and pass (skip), unless `IPVS_VM_REQUIRED=1`.
+//! the host, re-runs itself inside a throw-away guest, or prints why it cannot
+//! and passes (skips): see `keepalived_testkit::uml`.
 //!
 //! The reference is `ipvsadm`: the same services programmed with `ipvsadm -R`
 //! must list (`ipvsadm -Ln --sort`, with and without `--tun-info`) byte for

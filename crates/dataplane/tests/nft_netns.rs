@@ -84,18 +84,7 @@ impl Lab {
         d.ip(&["addr", "add", &format!("{VIP6}/64"), "dev", "brc", "nodad"]);
 
         let plug = |ns: &Ns, port: &str, br: &str| {
-            d.ip(&[
-                "link",
-                "add",
-                port,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "eth0",
-                "netns",
-                ns.name(),
-            ]);
+            d.veth(port, ns, "eth0");
             d.ip(&["link", "set", port, "master", br]);
             d.ip(&["link", "set", port, "up"]);
             ns.ip(&["link", "set", "eth0", "up"]);

@@ -36,18 +36,7 @@ const PROBE_WAIT: Duration = Duration::from_millis(1500);
 fn pair() -> (Ns, Ns) {
     let a = Ns::new("fwa");
     let b = Ns::new("fwb");
-    a.ip(&[
-        "link",
-        "add",
-        "va",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "vb",
-        "netns",
-        b.name(),
-    ]);
+    a.veth("va", &b, "vb");
     a.ip(&["addr", "add", "192.0.2.1/24", "dev", "va"]);
     a.ip(&["addr", "add", "192.0.2.100/32", "dev", "va"]);
     a.ip(&["addr", "add", "2001:db8::1/64", "dev", "va", "nodad"]);

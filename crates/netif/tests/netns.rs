@@ -43,18 +43,7 @@ impl Pair {
     fn new(tag: &str, dad: bool) -> Pair {
         let a = Ns::new(&format!("{tag}a"));
         let b = Ns::new(&format!("{tag}b"));
-        a.ip(&[
-            "link",
-            "add",
-            "va",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "vb",
-            "netns",
-            b.name(),
-        ]);
+        a.veth("va", &b, "vb");
         if !dad {
             a.sysctl("net.ipv6.conf.va.accept_dad=0");
             b.sysctl("net.ipv6.conf.vb.accept_dad=0");

@@ -12,13 +12,13 @@ pub fn run(argv: &[&str]) -> String {
 /// [`run`] with `input` on the command's stdin (`ipvsadm -R`, `ip -batch -`).
 pub fn run_in(argv: &[&str], input: &str) -> String {
     let (program, args) = argv.split_first().expect("a command");
+    let stdin = match input {
+        "" => Stdio::null(),
+        _ => Stdio::piped(),
+    };
     let mut child = Command::new(program)
         .args(args)
-        .stdin(if input.is_empty() {
-            Stdio::null()
-        } else {
-            Stdio::piped()
-        })
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

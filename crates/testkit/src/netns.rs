@@ -92,6 +92,14 @@ impl Ns {
         ip_in(&self.name, args)
     }
 
+    /// A veth pair: `dev` here, `peer_dev` in namespace `peer`.
+    pub fn veth(&self, dev: &str, peer: &Ns, peer_dev: &str) {
+        let peer = peer.name();
+        self.ip(&[
+            "link", "add", dev, "type", "veth", "peer", "name", peer_dev, "netns", peer,
+        ]);
+    }
+
     /// Runs a command inside the namespace (`ip netns exec`); stdout (asserts
     /// success).
     pub fn exec(&self, args: &[&str]) -> String {
