@@ -38,6 +38,7 @@
 mod common;
 
 use common::*;
+use keepalived_testkit::netns::in_ns;
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;

@@ -24,6 +24,7 @@
 mod common;
 
 use common::*;
+use keepalived_testkit::netns::in_ns;
 use nix::libc;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};

@@ -1,11 +1,8 @@
 //! The daemon end to end against a real IPVS, inside a User-Mode Linux guest.
 //!
 //! The development and CI hosts' kernel has no IPVS, so each test, started on
-//! the host, re-runs itself (this same test binary, `--exact NAME`) inside a
-//! throw-away guest booted by `ipvs-vm` (`../shared/tools/ipvs-vm/ipvs-vm`
-//! from the workspace root, or `$IPVS_VM_TOOL`), where `IPVS_VM=1` is set.
-//! When the tool is missing or `ipvs-vm --check` fails the tests print why
-//! and pass (skip), unless `IPVS_VM_REQUIRED=1`.
+//! the host, re-runs itself inside a throw-away guest, or prints why it cannot
+//! and passes (skips): see `keepalived_testkit::uml`.
 //!
 //! Unlike `crates/dataplane/tests/ipvs_uml.rs` (the library), these run the
 //! `keepalived-rs` binary itself:
@@ -27,11 +24,15 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Guest run time limit (seconds), per test.
-const GUEST_TIMEOUT: &str = "300";
+use keepalived_testkit::cmd::{run, run_in};
+use keepalived_testkit::ipvs::{has_line, strip_checkers};
+use keepalived_testkit::uml;
+
+/// Guest run time limit, per test.
+const GUEST_TIMEOUT: Duration = Duration::from_secs(300);
 /// Our daemon.
 const BIN: &str = env!("CARGO_BIN_EXE_keepalived-rs");
 /// Upper bound of every wait: far above the checkers' intervals (1 s), so it
@@ -40,116 +41,13 @@ const BOUND: Duration = Duration::from_secs(25);
 /// How long a table must stay unchanged to count as programmed.
 const STABLE: Duration = Duration::from_millis(1000);
 
-fn in_guest() -> bool {
-    std::env::var("IPVS_VM").as_deref() == Ok("1")
-}
-
-/// A usable ipvs-vm, or None (skip; reason printed).
-fn ipvs_vm() -> Option<&'static PathBuf> {
-    static VM: OnceLock<Option<PathBuf>> = OnceLock::new();
-    VM.get_or_init(|| {
-        let path = std::env::var_os("IPVS_VM_TOOL")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../../shared/tools/ipvs-vm/ipvs-vm")
-            });
-        let required = std::env::var_os("IPVS_VM_REQUIRED").is_some_and(|v| v == "1");
-        let why = if !path.exists() {
-            format!("{} not found", path.display())
-        } else {
-            match Command::new(&path).arg("--check").status() {
-                Ok(s) if s.success() => return Some(path),
-                Ok(s) if s.code() == Some(77) => {
-                    "ipvs-vm --check: a UML guest cannot run on this host (77)".to_string()
-                }
-                Ok(s) => format!("ipvs-vm --check failed ({s})"),
-                Err(e) => format!("ipvs-vm --check: {e}"),
-            }
-        };
-        if required {
-            panic!("IPVS_VM_REQUIRED=1 but {why}");
-        }
-        eprintln!("SKIP: IPVS daemon tests need a UML guest: {why}");
-        None
-    })
-    .as_ref()
-}
-
-/// On the host: runs test `name` in a guest and asserts it passed; returns
-/// false (the caller returns). In the guest: returns true (run the body).
 fn guest(name: &str) -> bool {
-    if in_guest() {
-        return true;
-    }
-    let Some(vm) = ipvs_vm() else {
-        return false;
-    };
-    let exe = std::env::current_exe().unwrap();
-    let started = Instant::now();
-    let out = Command::new(vm)
-        .args(["--timeout", GUEST_TIMEOUT, "--"])
-        .arg(&exe)
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ipvs-vm");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    // prefixed, so that the guest's own test harness lines are not taken for ours
-    let mut shown = format!(
-        "[guest {name}] ran {:.1} s, {}\n",
-        started.elapsed().as_secs_f64(),
-        out.status
-    );
-    for l in stdout.lines().chain(stderr.lines()) {
-        shown.push_str(&format!("[guest {name}] {l}\n"));
-    }
-    eprint!("{shown}");
-    assert!(
-        out.status.success(),
-        "{name} failed in the guest ({})",
-        out.status
-    );
-    assert!(
-        stdout.contains("1 passed"),
-        "{name}: the guest ran no test:\n{stdout}"
-    );
-    false
-}
-
-/// Runs `program args` with `input` on stdin; asserts success, returns stdout.
-fn run_in(program: &str, args: &[&str], input: &str) -> String {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "`{program} {args:?}` failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn run(program: &str, args: &[&str]) -> String {
-    run_in(program, args, "")
+    uml::guest(name, GUEST_TIMEOUT)
 }
 
 /// `ipvsadm -Ln --sort`.
 fn table() -> String {
-    run("ipvsadm", &["-Ln", "--sort"])
+    run(&["ipvsadm", "-Ln", "--sort"])
 }
 
 /// Services and destinations in an `ipvsadm -Ln` listing.
@@ -157,16 +55,6 @@ fn counts(t: &str) -> (usize, usize) {
     let body = t.lines().skip(3);
     let (dests, svcs): (Vec<&str>, Vec<&str>) = body.partition(|l| l.starts_with(' '));
     (svcs.len(), dests.len())
-}
-
-/// Whether a line of `table` starts with the words of `words` (blanks collapsed).
-fn has_line(table: &str, words: &str) -> bool {
-    let want: Vec<&str> = words.split_whitespace().collect();
-    table.lines().any(|l| {
-        l.split_whitespace()
-            .take(want.len())
-            .eq(want.iter().copied())
-    })
 }
 
 /// What a settled table must show.
@@ -614,31 +502,6 @@ virtual_server 2001:db8::60 443 {{
     ]
 }
 
-/// `text` without its checker blocks (`*_CHECK`, `HTTP_GET`, `SSL_GET`), so that
-/// both daemons keep every real server up (as ipvs_uml.rs does).
-fn strip_checkers(text: &str) -> String {
-    let mut out = String::new();
-    let mut depth = 0usize; // > 0: inside a checker block
-    for line in text.lines() {
-        let first = line.split_whitespace().next().unwrap_or("");
-        if depth == 0 && (first.ends_with("_CHECK") || first.ends_with("_GET")) {
-            depth = line
-                .matches('{')
-                .count()
-                .saturating_sub(line.matches('}').count());
-            continue;
-        }
-        if depth > 0 {
-            depth += line.matches('{').count();
-            depth = depth.saturating_sub(line.matches('}').count());
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
-}
-
 /// keepalived's samples that declare virtual servers, checkers stripped.
 fn samples() -> Vec<Case> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -692,7 +555,7 @@ fn one_run(mut p: Proc, limit: Duration, mut done: impl FnMut(&str) -> bool) -> 
     let took = start.elapsed();
     let exit = p.stop();
     let after = table();
-    run("ipvsadm", &["-C"]);
+    run(&["ipvsadm", "-C"]);
     Outcome {
         table: settled_table,
         settled,
@@ -748,7 +611,7 @@ fn ours_refuses_missing_interface(dir: &Path) -> bool {
         std::thread::sleep(Duration::from_millis(100));
     }
     p.stop();
-    run("ipvsadm", &["-C"]);
+    run(&["ipvsadm", "-C"]);
     eprintln!("KNOWN-DIFFERENCE -C with a missing VRRP interface: now accepted by keepalived-rs");
     false
 }
@@ -779,12 +642,11 @@ fn daemon_matches_keepalived() {
         return;
     }
     let dir = workdir("krs-vs-ka");
-    run("ipvsadm", &["-C"]);
+    run(&["ipvsadm", "-C"]);
     ours_refuses_missing_interface(&dir);
     // the samples' VRRP instances name eth0 / eth1: give them those (see above)
     run_in(
-        "ip",
-        &["-batch", "-"],
+        &["ip", "-batch", "-"],
         "link add eth0 type dummy\nlink add eth1 type dummy\nlink set eth0 multicast on up\nlink set eth1 multicast on up\n",
     );
     let mut same = Vec::new();
@@ -955,24 +817,22 @@ fn nat_topology() {
             "netns add krs-web{i}\nlink add krs-w{i} type veth peer name eth0 netns krs-web{i}\naddr add 10.77.{i}.1/24 dev krs-w{i}\nlink set krs-w{i} up\n"
         ));
     }
-    run_in("ip", &["-batch", "-"], &net);
+    run_in(&["ip", "-batch", "-"], &net);
     run_in(
-        "ip",
-        &["-n", "krs-client", "-batch", "-"],
+        &["ip", "-n", "krs-client", "-batch", "-"],
         "link set lo up\naddr add 10.77.0.2/24 dev eth0\nlink set eth0 up\nroute add default via 10.77.0.1\n",
     );
     for i in 1..=WEBS {
         // NAT: the replies must go back through the director
         run_in(
-            "ip",
-            &["-n", &format!("krs-web{i}"), "-batch", "-"],
+            &["ip", "-n", &format!("krs-web{i}"), "-batch", "-"],
             &format!("link set lo up\naddr add 10.77.{i}.2/24 dev eth0\nlink set eth0 up\nroute add default via 10.77.{i}.1\n"),
         );
         let www = format!("/tmp/krs-www{i}");
         std::fs::create_dir_all(&www).unwrap();
         std::fs::write(format!("{www}/index.html"), format!("hello from web{i}\n")).unwrap();
     }
-    run("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
+    run(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
 }
 
 /// busybox httpd in the foreground in web server `i`'s netns.
@@ -1001,18 +861,16 @@ fn requests(n: usize) -> Vec<String> {
     let script = format!(
         "for i in $(seq {n}); do timeout 5 busybox wget -q -O - http://{VIP}/ 2>/dev/null || echo FAIL; done"
     );
-    let out = run(
+    let out = run(&[
         "ip",
-        &[
-            "netns",
-            "exec",
-            "krs-client",
-            "busybox",
-            "sh",
-            "-c",
-            &script,
-        ],
-    );
+        "netns",
+        "exec",
+        "krs-client",
+        "busybox",
+        "sh",
+        "-c",
+        &script,
+    ]);
     out.lines()
         .map(|l| {
             l.trim()
@@ -1033,10 +891,7 @@ fn tally(answers: &[String]) -> BTreeMap<String, usize> {
 
 /// The daemon's status (`keepalived-rs status --json --socket`).
 fn status_json(sock: &Path) -> serde_json::Value {
-    let out = run(
-        BIN,
-        &["status", "--json", "--socket", sock.to_str().unwrap()],
-    );
+    let out = run(&[BIN, "status", "--json", "--socket", sock.to_str().unwrap()]);
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("status JSON: {e}\n{out}"))
 }
 
@@ -1063,7 +918,7 @@ fn daemon_nat_traffic() {
     }
     let t0 = Instant::now();
     let dir = workdir("krs-nat");
-    run("ipvsadm", &["-C"]);
+    run(&["ipvsadm", "-C"]);
     nat_topology();
     let mut webs: Vec<Option<Proc>> = (1..=WEBS).map(|i| Some(httpd(i))).collect();
     let rs = |i: usize, extra: &str, check: &str| {
@@ -1273,7 +1128,7 @@ fn daemon_reload_one_operation() {
     }
     let t0 = Instant::now();
     let dir = workdir("krs-reload");
-    run("ipvsadm", &["-C"]);
+    run(&["ipvsadm", "-C"]);
     let conf = dir.join("reload.conf");
     std::fs::write(&conf, reload_conf(2)).unwrap();
     let sock = dir.join("reload.sock");
@@ -1360,8 +1215,7 @@ fn daemon_lvs_sync_daemon() {
     }
     let dir = workdir("krs-syncd");
     run_in(
-        "ip",
-        &["-batch", "-"],
+        &["ip", "-batch", "-"],
         "link add sync0 type dummy\nlink set sync0 multicast on\naddr add 10.88.0.1/24 dev sync0\nlink set sync0 up\n",
     );
     let conf = dir.join("syncd.conf");
@@ -1394,7 +1248,7 @@ virtual_server 10.88.0.100 80 {
     let vip_up = |p: &Proc| {
         let start = Instant::now();
         loop {
-            let a = run("ip", &["-o", "addr", "show", "dev", "sync0"]);
+            let a = run(&["ip", "-o", "addr", "show", "dev", "sync0"]);
             if a.contains("10.88.0.100/24") {
                 return;
             }
@@ -1411,7 +1265,7 @@ virtual_server 10.88.0.100 80 {
         // the sync daemon follows MASTER: poll a little after the VIP came
         let start = Instant::now();
         loop {
-            let d = run("ipvsadm", &["-L", "--daemon"]);
+            let d = run(&["ipvsadm", "-L", "--daemon"]);
             if d.contains("master sync daemon") || start.elapsed() > Duration::from_secs(5) {
                 return d;
             }
@@ -1440,7 +1294,7 @@ virtual_server 10.88.0.100 80 {
         vip_up(&k);
         let d = daemon_line();
         k.stop();
-        run("ipvsadm", &["-C"]);
+        run(&["ipvsadm", "-C"]);
         // keepalived stops them and removes its VIP itself: only in case it did not
         for args in [
             &["ipvsadm", "--stop-daemon", "master"][..],
@@ -1512,9 +1366,9 @@ const FO_CONNS: usize = 4;
 
 /// `ip netns exec ns args…`: stdout (asserts success).
 fn fo_ns(ns: &str, args: &[&str]) -> String {
-    let mut all = vec!["netns", "exec", ns];
+    let mut all = vec!["ip", "netns", "exec", ns];
     all.extend_from_slice(args);
-    run("ip", &all)
+    run(&all)
 }
 
 /// One guest, all in network namespaces: kd-c (client 10.99.0.2), kd-d1 and
@@ -1546,11 +1400,10 @@ fn fo_topology() {
             "link add {root} type veth peer name {dev} netns {ns}\nlink set {root} master {br}\nlink set {root} up\n"
         ));
     }
-    run_in("ip", &["-batch", "-"], &net);
+    run_in(&["ip", "-batch", "-"], &net);
     let up = |ns: &str, cmds: &str| {
         run_in(
-            "ip",
-            &["-n", ns, "-batch", "-"],
+            &["ip", "-n", ns, "-batch", "-"],
             &format!("link set lo up\n{cmds}"),
         );
     };
@@ -1899,8 +1752,7 @@ fn daemon_sync_failover() {
     d1.signal(nix::sys::signal::Signal::SIGKILL);
     let _ = d1.child.wait();
     run_in(
-        "ip",
-        &["-n", "kd-d1", "-batch", "-"],
+        &["ip", "-n", "kd-d1", "-batch", "-"],
         "link set eth0 down\nlink set eth1 down\nlink set sync0 down\n",
     );
     for vi in ["VI_1", "VI_2"] {

@@ -14,43 +14,14 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use keepalived_testkit::cmd::run;
+pub use keepalived_testkit::netns::can_run;
+
 /// Upper bound for any single wait: far above every protocol interval the tests
 /// use, so it only fires when something is broken.
 pub const BOUND: Duration = Duration::from_secs(30);
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
-
-/// Root and the tools we need, or a printed reason to skip.
-pub fn can_run(tools: &[&str]) -> bool {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("skipped: needs root (network namespaces)");
-        return false;
-    }
-    for t in tools {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {t}")])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !found {
-            eprintln!("skipped: {t} is not installed");
-            return false;
-        }
-    }
-    true
-}
-
-fn run(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Hosts on a bridge. Host `i` has eth0 with 10.9.0.(i+1)/24 and
 /// fd00:9::(i+1)/64, and a link-local address usable at once (no DAD).
@@ -485,22 +456,6 @@ impl Net {
 
 // ---------------------------------------------------------------------------
 // An HTTP client inside a test namespace (lab-web answers with its name).
-
-/// Runs `f` on a thread inside network namespace `ns`; sockets it opens stay
-/// in that namespace and may be used from any thread afterwards.
-pub fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    use std::os::fd::AsRawFd;
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).unwrap();
-        // SAFETY: a plain syscall on a valid descriptor; it affects this thread only.
-        let rc = unsafe { nix::libc::setns(file.as_raw_fd(), nix::libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        f()
-    })
-    .join()
-    .unwrap()
-}
 
 /// What became of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
