@@ -310,13 +310,23 @@ fn reserve_ports() -> io::Result<(Vec<Socket>, Vec<u16>, bool)> {
     Ok((socks, ports, dual))
 }
 
+/// Receive buffer of each raw socket: room for about a second of answers at
+/// 10,000 checks a second (an answer is charged its skb's size, 0.5–1 KiB).
+const RCVBUF: usize = 8 << 20;
+
 /// A non-blocking raw TCP socket of one family that receives only SYN-ACKs and
 /// resets to `ports`, and ICMP errors in its error queue.
 fn raw_socket(v6: bool, ports: &[u16]) -> io::Result<Socket> {
     let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
     let s = Socket::new(domain, Type::RAW.nonblocking(), Some(Protocol::TCP))?;
     s.attach_filter(&filter(v6, ports))?;
-    s.set_recv_buffer_size(1 << 20)?;
+    // Answers wait here whenever the daemon is off the CPU, and a full buffer
+    // drops them: with rmem_max's cap, a shared CPU lost thousands a minute at
+    // 10,000 checks a second, and checks failed. The limit costs nothing until
+    // used; above rmem_max it needs CAP_NET_ADMIN, else the capped size it is.
+    if nix::sys::socket::setsockopt(&s, nix::sys::socket::sockopt::RcvBufForce, &RCVBUF).is_err() {
+        s.set_recv_buffer_size(RCVBUF)?;
+    }
     if v6 {
         nix::sys::socket::setsockopt(&s, nix::sys::socket::sockopt::Ipv6RecvErr, &true)?;
         // The kernel fills in the TCP checksum (offset 16), with the source it picks.
@@ -817,6 +827,28 @@ fn read_errors(shared: &Shared, fd: std::os::fd::RawFd, v6: bool, buf: &mut [u8]
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_socket_buffer_holds_a_stall() {
+        let s = match raw_socket(false, &[40000]) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("skipping: no raw socket ({e})");
+                return;
+            }
+        };
+        let capped = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        // The kernel reports twice what was asked (its bookkeeping share).
+        let got = s.recv_buffer_size().unwrap();
+        if nix::unistd::geteuid().is_root() {
+            assert!(got >= RCVBUF, "SO_RCVBUF {got}, want >= {RCVBUF}");
+        } else {
+            assert!(got >= RCVBUF.min(capped), "SO_RCVBUF {got}");
+        }
+    }
 
     #[test]
     fn syn_checksum_verifies() {
