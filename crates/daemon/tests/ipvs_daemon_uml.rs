@@ -27,7 +27,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use keepalived_testkit::cmd::{run, run_in};
+use keepalived_testkit::cmd::{run, run_in, spawn_lines};
 use keepalived_testkit::ipvs::{has_line, strip_checkers};
 use keepalived_testkit::uml;
 
@@ -132,27 +132,14 @@ struct Proc {
 
 impl Proc {
     fn spawn(name: &str, program: &str, args: &[&str]) -> Proc {
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{program}: {e}"));
         let log = Arc::new(Mutex::new(Vec::new()));
-        let out = child.stdout.take().unwrap();
-        let err = child.stderr.take().unwrap();
-        for stream in [
-            Box::new(out) as Box<dyn std::io::Read + Send>,
-            Box::new(err) as Box<dyn std::io::Read + Send>,
-        ] {
+        let child = spawn_lines(Command::new(program).args(args), {
             let log = log.clone();
-            std::thread::spawn(move || {
-                for l in BufReader::new(stream).lines().map_while(Result::ok) {
-                    log.lock().unwrap().push(l);
-                }
-            });
-        }
+            move |l| {
+                log.lock().unwrap().push(l);
+                true
+            }
+        });
         Proc {
             name: name.to_string(),
             child,

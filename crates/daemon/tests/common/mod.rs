@@ -6,15 +6,14 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use keepalived_testkit::cmd::run;
+use keepalived_testkit::cmd::{run, spawn_lines};
 pub use keepalived_testkit::netns::can_run;
 
 /// Upper bound for any single wait: far above every protocol interval the tests
@@ -194,33 +193,18 @@ impl Net {
     /// Starts a long-running program in a host; its stdout and stderr lines
     /// become events.
     pub fn spawn(&self, host: usize, program: &str, args: &[&str]) -> Proc {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", self.ns(host), program])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{program}: {e}"));
         let (tx, rx) = channel();
         let log = Arc::new(Mutex::new(Vec::new()));
-        let out = child.stdout.take().unwrap();
-        let err = child.stderr.take().unwrap();
-        for stream in [
-            Box::new(out) as Box<dyn std::io::Read + Send>,
-            Box::new(err) as Box<dyn std::io::Read + Send>,
-        ] {
-            let tx = tx.clone();
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", self.ns(host), program])
+            .args(args);
+        let child = spawn_lines(&mut cmd, {
             let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    log.lock().unwrap().push(line.clone());
-                    if tx.send((Instant::now(), line)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
+            move |line| {
+                log.lock().unwrap().push(line.clone());
+                tx.send((Instant::now(), line)).is_ok()
+            }
+        });
         let child = Arc::new(Mutex::new(child));
         self.procs.lock().unwrap().push(child.clone());
         Proc {
