@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use keepalived_testkit::cmd::{run, run_in, spawn_lines};
-use keepalived_testkit::ipvs::{has_line, strip_checkers};
+use keepalived_testkit::ipvs::{has_line, vs_samples};
 use keepalived_testkit::uml;
 
 /// Guest run time limit, per test.
@@ -491,28 +491,14 @@ virtual_server 2001:db8::60 443 {{
 
 /// keepalived's samples that declare virtual servers, checkers stripped.
 fn samples() -> Vec<Case> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/keepalived-samples");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    paths.sort();
-    let mut cases = Vec::new();
-    for path in paths {
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if !name.starts_with("keepalived.conf") || !text.contains("virtual_server") {
-            continue;
-        }
-        cases.push(Case {
+    vs_samples()
+        .into_iter()
+        .map(|(name, text)| Case {
             name,
-            text: strip_checkers(&text),
+            text,
             wants: vec![],
-        });
-    }
-    cases
+        })
+        .collect()
 }
 
 /// One daemon's run on a case.

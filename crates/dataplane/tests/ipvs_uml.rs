@@ -24,7 +24,7 @@ use keepalived_dataplane::{
 };
 use keepalived_testkit::block_on;
 use keepalived_testkit::cmd::{run, run_in};
-use keepalived_testkit::ipvs::{has_line, strip_checkers};
+use keepalived_testkit::ipvs::{has_line, vs_samples};
 use keepalived_testkit::uml;
 
 /// Guest run time limit, per test.
@@ -700,22 +700,9 @@ fn ipvs_matches_keepalived() {
         }
     }
     // the shipped samples with virtual servers, checkers stripped
-    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/keepalived-samples");
-    let mut names: Vec<_> = std::fs::read_dir(&samples)
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    names.sort();
     let (mut same, mut differ) = (Vec::new(), Vec::new());
-    for path in names {
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if !name.starts_with("keepalived.conf") || !text.contains("virtual_server") {
-            continue;
-        }
-        let (theirs, ours) = keepalived_vs_ours(&dir, &name, &strip_checkers(&text));
+    for (name, text) in vs_samples() {
+        let (theirs, ours) = keepalived_vs_ours(&dir, &name, &text);
         let services = theirs.lines().filter(|l| !l.starts_with(' ')).count() - 2;
         if services == 0 {
             eprintln!("SAMPLE-EMPTY {name}: keepalived programmed nothing; ours:\n{ours}");
