@@ -14,9 +14,10 @@
 //! probe is matched by (server address, server port, our port) and by the
 //! acknowledgement of its own initial sequence number, drawn from a CSPRNG so
 //! that a host which sees some probes (a checked server) cannot forge the
-//! answers to others. Like connect(2), a probe
-//! sends its SYN again after 1, 2, 4 … s, fails at once on a reset (refused)
-//! and on an ICMP error (read from the socket's error queue, IP_RECVERR).
+//! answers to others. Like connect(2), a probe sends its SYN again after 1, 2,
+//! 4 … s, fails at once on a reset (refused) and on an ICMP error (read from
+//! the socket's error queue, IP_RECVERR). A SYN that a full local queue
+//! dropped, which the send reports at once, goes again after 1, 2, 4 … ms.
 //! The sockets are read on a 1 ms tick while probes are pending (see `receive`).
 //!
 //! Targets with `bind_port`, `bind_if` or `fwmark` are left to connect(2)
@@ -191,19 +192,27 @@ impl HalfOpen {
             isn,
         };
         let mut rto = FIRST_RTO;
+        let mut local = TICK;
         loop {
-            match shared.send_syn(sock, t.bindto, dest, key.our_port, isn) {
-                // A full device queue dropped the SYN (IP_RECVERR reports it),
-                // or the socket's buffer is full: a lost SYN, sent again on
-                // time, as connect(2) would.
+            let resend = match shared.send_syn(sock, t.bindto, dest, key.our_port, isn) {
+                // The SYN never left: a full device queue dropped it (IP_RECVERR
+                // reports that at once) or the socket's buffer is full. Unlike a
+                // loss on the way, this is known now and clears as the queue
+                // drains: send again after 1, 2, 4 … ms, within the first RTO,
+                // before the retransmission schedule takes over.
                 Err(e)
                     if e.raw_os_error() == Some(libc::ENOBUFS)
-                        || e.kind() == io::ErrorKind::WouldBlock => {}
+                        || e.kind() == io::ErrorKind::WouldBlock =>
+                {
+                    let wait = local;
+                    local = local.saturating_mul(2);
+                    (local < FIRST_RTO).then_some(wait)
+                }
                 Err(e) => return Some(Err(e)),
-                Ok(()) => {}
-            }
+                Ok(()) => None,
+            };
             // One timer per attempt: the retransmission or the deadline.
-            let until = deadline.min(tokio::time::Instant::now() + rto);
+            let until = deadline.min(tokio::time::Instant::now() + resend.unwrap_or(rto));
             match tokio::time::timeout_at(until, &mut rx).await {
                 Ok(Ok(r)) => return Some(r),
                 Ok(Err(_)) => return Some(Err(io::Error::other("the half-open receiver stopped"))),
@@ -217,7 +226,9 @@ impl HalfOpen {
                     if until >= deadline {
                         return Some(Err(io::ErrorKind::TimedOut.into()));
                     }
-                    rto = rto.saturating_mul(2);
+                    if resend.is_none() {
+                        rto = rto.saturating_mul(2);
+                    }
                 }
             }
         }

@@ -211,3 +211,51 @@ fn half_open_retransmits_then_times_out() {
         Err(e) => eprintln!("skipping half_open_retransmits_then_times_out: {e}"),
     }
 }
+
+/// A SYN that a full device queue dropped is known at once (ENOBUFS), so it is
+/// sent again within milliseconds, not at the 1 s retransmission: here a
+/// qdisc that drops everything sits on loopback until it has dropped the first
+/// SYN, and the probe, with a connect_timeout under 1 s, still gets its answer.
+#[test]
+fn half_open_resends_a_locally_dropped_syn_at_once() {
+    let r = in_netns("", |c| {
+        Box::pin(async move {
+            let l = listener("127.0.0.1:0");
+            let t = Target::new(l.local_addr().unwrap(), Duration::from_millis(900));
+            let tc = |args: &[&str]| {
+                let out = std::process::Command::new("tc")
+                    .args(args)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "tc {args:?}: {out:?}");
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            };
+            tc(&[
+                "qdisc", "replace", "dev", "lo", "root", "pfifo", "limit", "0",
+            ]);
+            let lift = async {
+                // The qdisc goes once it has dropped a packet (the first SYN):
+                // "Sent 0 bytes 0 pkt (dropped N, overlimits ...".
+                let dropped = |stats: String| -> u64 {
+                    let n = stats.split("(dropped ").nth(1).unwrap_or("0");
+                    n.split(',')
+                        .next()
+                        .unwrap_or("0")
+                        .trim()
+                        .parse()
+                        .unwrap_or(0)
+                };
+                while dropped(tc(&["-s", "qdisc", "show", "dev", "lo"])) == 0 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                tc(&["qdisc", "del", "dev", "lo", "root"]);
+            };
+            let (o, ()) = tokio::join!(run(&c, &t), lift);
+            o
+        })
+    });
+    match r {
+        Ok(o) => assert!(o.ok, "{o:?}"),
+        Err(e) => eprintln!("skipping half_open_resends_a_locally_dropped_syn_at_once: {e}"),
+    }
+}
