@@ -321,8 +321,9 @@ fn reserve_ports() -> io::Result<(Vec<Socket>, Vec<u16>, bool)> {
     Ok((socks, ports, dual))
 }
 
-/// Receive buffer of each raw socket: room for about a second of answers at
-/// 10,000 checks a second (an answer is charged its skb's size, 0.5–1 KiB).
+/// Receive buffer of each raw socket (the kernel doubles it): room for most of
+/// a second of answers at 10,000 checks a second, each charged its skb's size
+/// (about 0.5 KiB on loopback, up to a few KiB on some drivers).
 const RCVBUF: usize = 8 << 20;
 
 /// A non-blocking raw TCP socket of one family that receives only SYN-ACKs and
