@@ -5,6 +5,7 @@
 use keepalived_check::half_open::HalfOpen;
 use keepalived_check::tcp::TcpCheck;
 use keepalived_check::{Check, Outcome, Target};
+use keepalived_testkit::cmd::run as run_cmd;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -222,14 +223,7 @@ fn half_open_resends_a_locally_dropped_syn_at_once() {
         Box::pin(async move {
             let l = listener("127.0.0.1:0");
             let t = Target::new(l.local_addr().unwrap(), Duration::from_millis(900));
-            let tc = |args: &[&str]| {
-                let out = std::process::Command::new("tc")
-                    .args(args)
-                    .output()
-                    .unwrap();
-                assert!(out.status.success(), "tc {args:?}: {out:?}");
-                String::from_utf8_lossy(&out.stdout).into_owned()
-            };
+            let tc = |args: &[&str]| run_cmd(&[&["tc"], args].concat());
             tc(&[
                 "qdisc", "replace", "dev", "lo", "root", "pfifo", "limit", "0",
             ]);
